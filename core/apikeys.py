@@ -1,0 +1,75 @@
+"""API keys: shown once, stored as a SHA-256 hash (keys are 256-bit random), scoped to workspace and role."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidInput, NotFound
+from core.models import ROLES
+from core.tables import ApiKey, Workspace, utcnow
+
+KEY_PREFIX = "sb"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated API caller: one workspace, one role."""
+
+    key_id: int
+    workspace_id: int
+    role: str
+
+    def allows(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create(
+    session: AsyncSession, workspace: Workspace, role: str = "viewer", name: str = ""
+) -> tuple[ApiKey, str]:
+    """A new key and its plaintext, which is returned only here."""
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+    prefix = secrets.token_hex(4)
+    plaintext = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(workspace_id=workspace.id, prefix=prefix, key_hash=_hash(plaintext), role=role, name=name)
+    session.add(key)
+    await session.flush()
+    return key, plaintext
+
+
+async def authenticate(session: AsyncSession, presented: str) -> Principal | None:
+    """The principal for a presented key, or None. Constant-time compare; revoked keys fail."""
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None)))
+    if key is None or not hmac.compare_digest(key.key_hash, _hash(presented)):
+        return None
+    await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
+    return Principal(key.id, key.workspace_id, key.role)
+
+
+async def list_keys(session: AsyncSession) -> list[tuple[ApiKey, str]]:
+    rows = await session.execute(
+        select(ApiKey, Workspace.name)
+        .join(Workspace, Workspace.id == ApiKey.workspace_id)
+        .order_by(ApiKey.id)
+    )
+    return [(k, name) for k, name in rows.all()]
+
+
+async def revoke(session: AsyncSession, prefix: str) -> None:
+    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None:
+        raise NotFound(f"no API key with prefix {prefix!r} (see `switchboard apikey list`)")
+    key.revoked_at = key.revoked_at or utcnow()

@@ -1,0 +1,146 @@
+"""Extractive answers: the best supporting sentences of the retrieved chunks, each with an exact citation.
+
+Needs no LLM. Sentences are scored by dense similarity to the question, weighted keyword overlap and
+the rank of the chunk they come from; the answer is the best one or two, capped in length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.analysis import Analyzer
+from core.embeddings import Embedder
+from core.ingest.sentences import split_sentences
+from core.models import Citation, SearchHit
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractiveConfig:
+    hits: int = 5  # chunks whose sentences compete
+    max_sentences: int = 2
+    max_chars: int = 420  # answer text including citation markers
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.6
+    rank_weight: float = 0.15
+    second_sentence_ratio: float = 0.75  # a second sentence must score this close to the best
+    abstain_below: float = 0.30  # confidence under which we say we could not find it
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    hit_rank: int
+    hit: SearchHit
+    start: int  # offsets into the document text
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Extract:
+    text: str
+    citations: list[Citation]
+    confidence: float
+    abstained: bool
+
+
+MIN_WORDS = 3
+
+
+def candidates(hits: list[SearchHit], limit: int) -> list[Candidate]:
+    """Sentences of the top hits that can stand as an answer (headings and fragments cannot)."""
+    out: list[Candidate] = []
+    for rank, hit in enumerate(hits[:limit]):
+        for s, e in split_sentences(hit.text):
+            text = hit.text[s:e]
+            if len(text.split()) >= MIN_WORDS and text not in hit.section:
+                out.append(Candidate(rank, hit, hit.start + s, hit.start + e, text))
+    return out
+
+
+def lexical_scores(analyzer: Analyzer, question: str, texts: list[str]) -> list[float]:
+    """Share of the question's terms each text contains, rarer terms (across the candidates) weighing more."""
+    query = set(analyzer.terms(question))
+    if not query:
+        return [0.0] * len(texts)
+    term_sets = [set(analyzer.terms(t)) & query for t in texts]
+    df = Counter(t for terms in term_sets for t in terms)
+    weight = {t: math.log(1.0 + len(texts) / (1.0 + df[t])) for t in query}
+    total = sum(weight.values()) or 1.0
+    return [sum(weight[t] for t in terms) / total for terms in term_sets]
+
+
+class ExtractiveAnswerer:
+    def __init__(
+        self, embedder: Embedder, analyzer: Analyzer, config: ExtractiveConfig | None = None
+    ) -> None:
+        self._embedder = embedder
+        self._analyzer = analyzer
+        self.config = config or ExtractiveConfig()
+
+    async def extract(self, question: str, hits: list[SearchHit]) -> Extract:
+        pool = candidates(hits, self.config.hits)
+        if not pool:
+            return Extract("", [], 0.0, True)
+        vectors = await asyncio.to_thread(self._embedder.embed, [question] + [c.text for c in pool])
+        dense = vectors[1:] @ vectors[0]
+        lexical = lexical_scores(self._analyzer, question, [c.text for c in pool])
+        scores = [
+            self._score(float(d), lx, c.hit_rank) for d, lx, c in zip(dense, lexical, pool, strict=True)
+        ]
+        chosen = self._choose(pool, scores)
+        confidence = self._confidence(float(np.max(dense)), max(lexical), hits[0])
+        if confidence < self.config.abstain_below:
+            return Extract("", [], confidence, True)
+        text, citations = self._render(chosen)
+        return Extract(text, citations, confidence, False)
+
+    def _score(self, dense: float, lexical: float, rank: int) -> float:
+        c = self.config
+        return c.dense_weight * dense + c.lexical_weight * lexical + c.rank_weight / (1 + rank)
+
+    def _choose(self, pool: list[Candidate], scores: list[float]) -> list[tuple[Candidate, float]]:
+        ranked = sorted(zip(pool, scores, strict=True), key=lambda cs: cs[1], reverse=True)
+        chosen = [ranked[0]]
+        budget = self.config.max_chars - len(ranked[0][0].text) - 5
+        for cand, score in ranked[1:]:
+            if (
+                len(chosen) >= self.config.max_sentences
+                or score < ranked[0][1] * self.config.second_sentence_ratio
+            ):
+                break
+            if len(cand.text) + 5 <= budget:
+                chosen.append((cand, score))
+                budget -= len(cand.text) + 5
+        return chosen
+
+    def _confidence(self, best_dense: float, best_lexical: float, top: SearchHit) -> float:
+        """Map evidence strength to [0, 1]: dense similarity dominates, keyword overlap corroborates."""
+        raw = 0.65 * best_dense + 0.35 * best_lexical
+        return float(1.0 / (1.0 + math.exp(-10.0 * (raw - 0.35))))
+
+    @staticmethod
+    def _render(chosen: list[tuple[Candidate, float]]) -> tuple[str, list[Citation]]:
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for n, (cand, score) in enumerate(chosen, start=1):
+            hit = cand.hit
+            citations.append(
+                Citation(
+                    n=n,
+                    document_id=hit.document_id,
+                    title=hit.title,
+                    url=hit.url,
+                    source=hit.source,
+                    quote=cand.text,
+                    start=cand.start,
+                    end=cand.end,
+                    score=round(score, 4),
+                )
+            )
+            parts.append(f"{cand.text} [{n}]")
+        return " ".join(parts), citations

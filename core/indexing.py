@@ -1,0 +1,319 @@
+"""Ingest: parse -> chunk -> embed -> write the DB rows, keyword postings and vectors of one workspace.
+
+Idempotent by content hash: an unchanged document costs one SELECT. The order of writes makes a crash
+at any point safe to redo: the document row is marked ``indexed`` only after its vectors are written,
+and vectors are replaced by document, so a retry never leaves duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import keyword
+from core.analysis import Analyzer
+from core.db import Sessions
+from core.embeddings import Embedder
+from core.errors import IndexMismatch, ParseError
+from core.ingest.chunk import chunk_document
+from core.ingest.parse import detect_type, parse
+from core.tables import Chunk, Collection, Document, Workspace, utcnow
+from core.vectors import VectorIndex
+
+Status = Literal["created", "updated", "unchanged", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingDocument:
+    """One item to index, from any source. ``data`` is the raw file; its type is sniffed when not given."""
+
+    external_id: str
+    data: bytes
+    filename: str = ""
+    collection: str = "default"
+    source: str = "upload"
+    title: str | None = None
+    url: str | None = None
+    doc_type: str | None = None
+    acl: list[str] | None = None
+    updated_at: datetime | None = None
+    source_id: int | None = None
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256(self.data)
+        for part in (
+            self.title,
+            self.url,
+            self.collection,
+            repr(sorted(self.acl or [])),
+            repr(self.acl is None),
+        ):
+            digest.update(b"\0" + (part or "").encode())
+        return digest.hexdigest()
+
+
+@dataclass(slots=True)
+class IngestResult:
+    external_id: str
+    status: Status
+    chunks: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Prepared:
+    incoming: IncomingDocument
+    content_hash: str
+    title: str
+    doc_type: str
+    text: str
+    chunks: list[Any] = field(default_factory=list)
+    passages: list[str] = field(default_factory=list)
+
+
+def passage_text(title: str, section: str, text: str) -> str:
+    """What gets embedded and keyword-indexed for a chunk: its context (title, section) then its text."""
+    head = [p for p in (title, section) if p and p not in text[: len(p) + 2]]
+    return "\n".join([*dict.fromkeys(head), text])
+
+
+class Indexer:
+    def __init__(
+        self,
+        sessions: Sessions,
+        vectors: VectorIndex,
+        embedder: Embedder,
+        analyzer: Analyzer,
+        *,
+        max_pdf_pages: int = 2000,
+        chunk_tokens: int = 200,
+        overlap_tokens: int = 40,
+    ) -> None:
+        self._sessions = sessions
+        self._vectors = vectors
+        self._embedder = embedder
+        self._analyzer = analyzer
+        self._max_pdf_pages = max_pdf_pages
+        self._chunk_tokens = chunk_tokens
+        self._overlap_tokens = overlap_tokens
+
+    async def upsert(self, workspace: Workspace, incoming: IncomingDocument) -> IngestResult:
+        return (await self.upsert_many(workspace, [incoming]))[0]
+
+    async def upsert_many(
+        self, workspace: Workspace, batch: Sequence[IncomingDocument]
+    ) -> list[IngestResult]:
+        """Index a batch; chunks of all its documents are embedded together for throughput.
+
+        A document that fails to parse gets a failed result; the others still go in.
+        """
+        self._check_model(workspace)
+        results: dict[int, IngestResult] = {}
+        todo: list[tuple[int, Prepared]] = []
+        unchanged = await self._unchanged(workspace, batch)
+        for i, incoming in enumerate(batch):
+            if incoming.external_id in unchanged:
+                results[i] = IngestResult(incoming.external_id, "unchanged")
+                continue
+            try:
+                todo.append((i, await asyncio.to_thread(self.prepare, incoming)))
+            except ParseError as exc:
+                results[i] = IngestResult(incoming.external_id, "failed", error=str(exc))
+        await self._embed_and_write(workspace, todo, results)
+        return [results[i] for i in range(len(batch))]
+
+    def _check_model(self, workspace: Workspace) -> None:
+        if workspace.embedding_model and workspace.embedding_model != self._embedder.name:
+            raise IndexMismatch(
+                f"workspace {workspace.name!r} was indexed with {workspace.embedding_model!r}, "
+                f"not {self._embedder.name!r}: run `switchboard reindex {workspace.name}`"
+            )
+
+    async def _unchanged(self, workspace: Workspace, batch: Sequence[IncomingDocument]) -> set[str]:
+        """External ids whose stored, fully indexed copy has the same content hash."""
+        hashes = {(d.source, d.external_id): d.content_hash() for d in batch}
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Document.source, Document.external_id, Document.content_hash).where(
+                    Document.workspace_id == workspace.id,
+                    Document.external_id.in_([d.external_id for d in batch]),
+                    Document.indexed.is_(True),
+                )
+            )
+            return {ext for src, ext, h in rows.all() if hashes.get((src, ext)) == h}
+
+    def prepare(self, incoming: IncomingDocument) -> Prepared:
+        doc_type = incoming.doc_type or detect_type(incoming.data, incoming.filename or incoming.external_id)
+        parsed = parse(incoming.data, doc_type, max_pdf_pages=self._max_pdf_pages)
+        title = incoming.title or parsed.title or ""
+        shown = title or incoming.filename or incoming.external_id
+        prepared = Prepared(incoming, incoming.content_hash(), shown[:1024], doc_type, parsed.text)
+        prepared.chunks = chunk_document(
+            parsed, max_tokens=self._chunk_tokens, overlap_tokens=self._overlap_tokens
+        )
+        prepared.passages = [passage_text(title, c.section, c.text) for c in prepared.chunks]
+        return prepared
+
+    async def _embed_and_write(
+        self, workspace: Workspace, todo: list[tuple[int, Prepared]], results: dict[int, IngestResult]
+    ) -> None:
+        passages = [p for _, prepared in todo for p in prepared.passages]
+        vectors = await asyncio.to_thread(self._embedder.embed, passages) if passages else np.zeros((0, 1))
+        offset = 0
+        for i, prepared in todo:
+            n = len(prepared.passages)
+            created = await self._write(workspace, prepared, vectors[offset : offset + n])
+            offset += n
+            results[i] = IngestResult(prepared.incoming.external_id, "created" if created else "updated", n)
+        if todo:
+            await self._bump_version(workspace)
+
+    async def _write(self, workspace: Workspace, prepared: Prepared, vectors: Any) -> bool:
+        async with self._sessions.begin() as session:
+            document, created = await self._upsert_row(session, workspace, prepared)
+            chunk_ids = await self._replace_chunks(session, workspace, document, prepared)
+        metadatas = [self._vector_metadata(document, prepared, c.ord) for c in prepared.chunks]
+        await self._vectors.delete_document(workspace.uid, document.id)
+        await self._vectors.add(workspace.uid, chunk_ids, vectors, metadatas)
+        async with self._sessions.begin() as session:
+            await session.execute(update(Document).where(Document.id == document.id).values(indexed=True))
+        return created
+
+    async def _upsert_row(
+        self, session: AsyncSession, workspace: Workspace, prepared: Prepared
+    ) -> tuple[Document, bool]:
+        incoming = prepared.incoming
+        collection_id = await ensure_collection(session, workspace.id, incoming.collection)
+        document = await session.scalar(
+            select(Document).where(
+                Document.workspace_id == workspace.id,
+                Document.source == incoming.source,
+                Document.external_id == incoming.external_id,
+            )
+        )
+        created = document is None
+        if document is None:
+            document = Document(
+                workspace_id=workspace.id, source=incoming.source, external_id=incoming.external_id
+            )
+            session.add(document)
+        document.collection_id = collection_id
+        document.source_id = incoming.source_id
+        document.title = prepared.title
+        document.url = incoming.url
+        document.doc_type = prepared.doc_type
+        document.content_hash = prepared.content_hash
+        document.text = prepared.text
+        document.acl = incoming.acl
+        document.indexed = False
+        document.updated_at = incoming.updated_at or utcnow()
+        await session.flush()
+        return document, created
+
+    async def _replace_chunks(
+        self, session: AsyncSession, workspace: Workspace, document: Document, prepared: Prepared
+    ) -> list[int]:
+        old = list((await session.scalars(select(Chunk.id).where(Chunk.document_id == document.id))).all())
+        await keyword.remove(session, old)
+        await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
+        counts = [self._analyzer.term_counts(p) for p in prepared.passages]
+        rows = [
+            Chunk(
+                workspace_id=workspace.id,
+                document_id=document.id,
+                ord=c.ord,
+                start=c.start,
+                end=c.end,
+                section=c.section,
+                length=sum(tc.values()),
+            )
+            for c, tc in zip(prepared.chunks, counts, strict=True)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        await keyword.add(session, workspace.id, [(r.id, tc) for r, tc in zip(rows, counts, strict=True)])
+        return [r.id for r in rows]
+
+    @staticmethod
+    def _vector_metadata(document: Document, prepared: Prepared, ord_: int) -> dict[str, Any]:
+        incoming = prepared.incoming
+        return {
+            "doc": document.id,
+            "ord": ord_,
+            "collection": incoming.collection,
+            "doc_type": prepared.doc_type,
+            "source": incoming.source,
+            "updated_at": int(document.updated_at.timestamp()),
+            "public": incoming.acl is None,
+        }
+
+    async def _bump_version(self, workspace: Workspace) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Workspace)
+                .where(Workspace.id == workspace.id)
+                .values(index_version=Workspace.index_version + 1, embedding_model=self._embedder.name)
+            )
+        workspace.embedding_model = self._embedder.name
+
+    async def delete(self, workspace: Workspace, source: str, external_id: str) -> bool:
+        """Remove a document, its chunks, postings and vectors. False when it was not there."""
+        async with self._sessions.begin() as session:
+            document = await session.scalar(
+                select(Document).where(
+                    Document.workspace_id == workspace.id,
+                    Document.source == source,
+                    Document.external_id == external_id,
+                )
+            )
+            if document is None:
+                return False
+            await self._vectors.delete_document(workspace.uid, document.id)
+            chunk_ids = list(
+                (await session.scalars(select(Chunk.id).where(Chunk.document_id == document.id))).all()
+            )
+            await keyword.remove(session, chunk_ids)
+            await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
+            await session.delete(document)
+        await self._bump_version(workspace)
+        return True
+
+
+async def ensure_collection(session: AsyncSession, workspace_id: int, name: str) -> int:
+    found = await session.scalar(
+        select(Collection.id).where(Collection.workspace_id == workspace_id, Collection.name == name)
+    )
+    if found is not None:
+        return found
+    collection = Collection(workspace_id=workspace_id, name=name)
+    session.add(collection)
+    await session.flush()
+    return collection.id
+
+
+async def ingest_all(
+    indexer: Indexer,
+    workspace: Workspace,
+    documents: Sequence[IncomingDocument],
+    *,
+    batch_size: int = 32,
+    on_progress: Callable[[list[IngestResult]], Awaitable[None] | None] | None = None,
+) -> list[IngestResult]:
+    """Index many documents in embedding-sized batches, reporting each finished batch."""
+    results: list[IngestResult] = []
+    for lo in range(0, len(documents), batch_size):
+        batch_results = await indexer.upsert_many(workspace, documents[lo : lo + batch_size])
+        results.extend(batch_results)
+        if on_progress is not None:
+            maybe = on_progress(batch_results)
+            if maybe is not None:
+                await maybe
+    return results

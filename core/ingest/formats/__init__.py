@@ -1,0 +1,1 @@
+"""One parser per document format; ``core.ingest.parse`` is the public entry point."""

@@ -1,0 +1,116 @@
+"""Domain value objects shared by every entry point (REST, CLI, bots)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.errors import InvalidInput
+
+SLUG = re.compile(r"^[a-z0-9-]{1,63}$")
+ROLES = ("viewer", "editor", "admin")
+Role = Literal["viewer", "editor", "admin"]
+
+
+def check_slug(name: str, what: str = "workspace") -> str:
+    """Workspace and collection names are slugs; the message says how to fix a bad one."""
+    if not SLUG.fullmatch(name):
+        raise InvalidInput(
+            f"invalid {what} name {name!r}: use 1-63 characters of lowercase letters, digits and '-'"
+        )
+    return name
+
+
+class SearchFilters(BaseModel):
+    """Narrow a search within one workspace. Every field is optional; empty lists mean no filter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    collections: list[str] = Field(default_factory=list, max_length=50)
+    doc_types: list[str] = Field(default_factory=list, max_length=10)
+    sources: list[str] = Field(default_factory=list, max_length=50)
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+
+    def cache_key(self) -> str:
+        return self.model_dump_json()
+
+
+class Asker(BaseModel):
+    """Who asked, and from where. Drives isolation, ACLs and audit."""
+
+    platform: str = "api"  # "slack", "teams", "api", "cli": opaque to core
+    team_id: str | None = None
+    channel_id: str | None = None
+    user_id: str | None = None
+    email: str | None = None
+
+
+class SearchHit(BaseModel):
+    chunk_id: int
+    document_id: str
+    title: str
+    url: str | None
+    source: str
+    collection: str
+    doc_type: str
+    section: str
+    text: str
+    start: int
+    end: int
+    score: float
+    keyword_score: float | None = None
+    vector_score: float | None = None
+
+
+class Citation(BaseModel):
+    n: int
+    document_id: str
+    title: str
+    url: str | None
+    source: str
+    quote: str  # exactly text[start:end] of the document's text
+    start: int
+    end: int
+    score: float
+
+
+class Usage(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class Answer(BaseModel):
+    workspace: str
+    question: str
+    answer: str
+    abstained: bool
+    confidence: float = Field(ge=0.0, le=1.0)
+    mode: Literal["extractive", "llm"]
+    citations: list[Citation]
+    related_questions: list[str] = Field(default_factory=list)
+    model: str
+    usage: Usage = Field(default_factory=Usage)
+    latency_ms: float = 0.0
+
+
+class Question(BaseModel):
+    """A neutral question: what every adapter turns a platform event or request into."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000)
+    filters: SearchFilters = Field(default_factory=SearchFilters)
+    conversation_id: str | None = Field(default=None, max_length=512)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        stripped = value.strip()
+        if not stripped:
+            raise ValueError("question must not be blank")
+        return stripped

@@ -1,0 +1,242 @@
+"""Hybrid retrieval within one workspace: BM25 keyword + dense vectors, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, Text, and_, cast, func, or_, select
+
+from core import keyword
+from core.analysis import Analyzer
+from core.db import Sessions
+from core.embeddings import Embedder
+from core.errors import IndexMismatch
+from core.models import SearchFilters, SearchHit
+from core.tables import Chunk, Collection, Document, Workspace
+from core.vectors import VectorIndex, Where
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalConfig:
+    keyword_k: int = 100
+    vector_k: int = 100
+    rrf_k: int = 60
+    keyword_weight: float = 1.0
+    vector_weight: float = 1.0
+    mode: str = "hybrid"  # "hybrid" | "keyword" | "vector"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What the asker may read inside the workspace: public documents, plus those whose ACL names them."""
+
+    principals: tuple[str, ...] = ()
+    public_only: bool = False
+
+
+def fuse(ranked_lists: list[tuple[list[tuple[int, float]], float]], rrf_k: int) -> dict[int, float]:
+    """Weighted reciprocal-rank fusion of several best-first (id, score) lists."""
+    fused: dict[int, float] = {}
+    for ranked, weight in ranked_lists:
+        for rank, (item, _score) in enumerate(ranked):
+            fused[item] = fused.get(item, 0.0) + weight / (rrf_k + rank + 1)
+    return fused
+
+
+def chunk_filter(workspace_id: int, filters: SearchFilters, access: Access) -> Select[int] | None:
+    """Chunk ids the filters and ACL admit, as a subquery; None when nothing narrows the workspace."""
+    conditions: list[ColumnElement[bool]] = []
+    if filters.collections:
+        conditions.append(Collection.name.in_(filters.collections))
+    if filters.doc_types:
+        conditions.append(Document.doc_type.in_(filters.doc_types))
+    if filters.sources:
+        conditions.append(Document.source.in_(filters.sources))
+    if filters.updated_after:
+        conditions.append(Document.updated_at >= filters.updated_after)
+    if filters.updated_before:
+        conditions.append(Document.updated_at < filters.updated_before)
+    if access.public_only or access.principals:
+        conditions.append(acl_condition(access))
+    if not conditions:
+        return None
+    return (
+        select(Chunk.id)
+        .join(Document, Document.id == Chunk.document_id)
+        .join(Collection, Collection.id == Document.collection_id)
+        .where(Chunk.workspace_id == workspace_id, and_(*conditions))
+    )
+
+
+def acl_condition(access: Access) -> ColumnElement[bool]:
+    public = Document.acl.is_(None)
+    if access.public_only or not access.principals:
+        return public
+    # ACLs are short JSON lists of principals; a LIKE on the quoted principal works on both dialects.
+    named = [cast(Document.acl, Text).like(f'%"{p}"%') for p in access.principals]
+    return or_(public, *named)
+
+
+def vector_where(filters: SearchFilters, access: Access) -> Where | None:
+    clauses: list[Where] = []
+    if filters.collections:
+        clauses.append({"collection": {"$in": filters.collections}})
+    if filters.doc_types:
+        clauses.append({"doc_type": {"$in": filters.doc_types}})
+    if filters.sources:
+        clauses.append({"source": {"$in": filters.sources}})
+    if filters.updated_after:
+        clauses.append({"updated_at": {"$gte": int(filters.updated_after.timestamp())}})
+    if filters.updated_before:
+        clauses.append({"updated_at": {"$lt": int(filters.updated_before.timestamp())}})
+    if access.public_only:
+        clauses.append({"public": True})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class Retriever:
+    def __init__(
+        self,
+        sessions: Sessions,
+        vectors: VectorIndex,
+        embedder: Embedder,
+        analyzer: Analyzer,
+        config: RetrievalConfig | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._vectors = vectors
+        self._embedder = embedder
+        self._analyzer = analyzer
+        self.config = config or RetrievalConfig()
+
+    async def search(
+        self,
+        workspace: Workspace,
+        query: str,
+        filters: SearchFilters | None = None,
+        *,
+        limit: int = 10,
+        access: Access | None = None,
+    ) -> list[SearchHit]:
+        filters = filters or SearchFilters()
+        access = access or Access()
+        keyword_hits, vector_hits = await asyncio.gather(
+            self._keyword(workspace, query, filters, access), self._vector(workspace, query, filters, access)
+        )
+        fused = fuse(
+            [(keyword_hits, self.config.keyword_weight), (vector_hits, self.config.vector_weight)],
+            self.config.rrf_k,
+        )
+        top = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[: limit * 2]
+        hits = await self._load(workspace, top, filters, access)
+        vector_scores = dict(vector_hits)
+        keyword_scores = dict(keyword_hits)
+        for hit in hits:
+            hit.vector_score = vector_scores.get(hit.chunk_id)
+            hit.keyword_score = keyword_scores.get(hit.chunk_id)
+        return hits[:limit]
+
+    async def rank_documents(self, workspace: Workspace, query: str, *, limit: int = 100) -> list[str]:
+        """Document ids, best first (a document ranks by its best chunk). For evaluation and exports."""
+        keyword_hits, vector_hits = await asyncio.gather(
+            self._keyword(workspace, query, SearchFilters(), Access(), k=limit * 2),
+            self._vector(workspace, query, SearchFilters(), Access(), k=limit * 2),
+        )
+        fused = fuse(
+            [(keyword_hits, self.config.keyword_weight), (vector_hits, self.config.vector_weight)],
+            self.config.rrf_k,
+        )
+        ranked = sorted(fused, key=lambda cid: fused[cid], reverse=True)
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Chunk.id, Document.external_id)
+                .join(Document, Document.id == Chunk.document_id)
+                .where(Chunk.workspace_id == workspace.id, Chunk.id.in_(ranked))
+            )
+            owner = dict(rows.tuples().all())
+        documents = dict.fromkeys(owner[cid] for cid in ranked if cid in owner)
+        return list(documents)[:limit]
+
+    async def _keyword(
+        self, workspace: Workspace, query: str, filters: SearchFilters, access: Access, *, k: int = 0
+    ) -> list[tuple[int, float]]:
+        if self.config.mode == "vector":
+            return []
+        terms = self._analyzer.term_counts(query)
+        async with self._sessions() as session:
+            return await keyword.search(
+                session,
+                workspace.id,
+                terms,
+                limit=k or self.config.keyword_k,
+                allowed_chunks=chunk_filter(workspace.id, filters, access),
+            )
+
+    async def _vector(
+        self, workspace: Workspace, query: str, filters: SearchFilters, access: Access, *, k: int = 0
+    ) -> list[tuple[int, float]]:
+        if self.config.mode == "keyword" or not workspace.embedding_model:
+            return []
+        if workspace.embedding_model != self._embedder.name:
+            raise IndexMismatch(
+                f"workspace {workspace.name!r} was indexed with {workspace.embedding_model!r}, "
+                f"not {self._embedder.name!r}: run `switchboard reindex {workspace.name}`"
+            )
+        vector = await asyncio.to_thread(self._embedder.embed, [query])
+        # ACL'd documents that the where clause cannot judge are re-checked in SQL by _load.
+        return await self._vectors.query(
+            workspace.uid, vector[0], limit=k or self.config.vector_k, where=vector_where(filters, access)
+        )
+
+    async def _load(
+        self, workspace: Workspace, ranked: list[tuple[int, float]], filters: SearchFilters, access: Access
+    ) -> list[SearchHit]:
+        """Rows for the fused ids, re-checked in SQL against workspace, filters and ACL."""
+        if not ranked:
+            return []
+        ids = [chunk_id for chunk_id, _ in ranked]
+        query = (
+            select(
+                Chunk.id,
+                Chunk.start,
+                Chunk.end,
+                Chunk.section,
+                func.substr(Document.text, Chunk.start + 1, Chunk.end - Chunk.start).label("text"),
+                Document.external_id,
+                Document.title,
+                Document.url,
+                Document.source,
+                Document.doc_type,
+                Collection.name,
+            )
+            .join(Document, Document.id == Chunk.document_id)
+            .join(Collection, Collection.id == Document.collection_id)
+            .where(Chunk.workspace_id == workspace.id, Chunk.id.in_(ids))
+        )
+        allowed = chunk_filter(workspace.id, filters, access)
+        if allowed is not None:
+            query = query.where(Chunk.id.in_(allowed))
+        async with self._sessions() as session:
+            rows = {row[0]: row for row in (await session.execute(query)).all()}
+        return [self._hit(rows[cid], score) for cid, score in ranked if cid in rows]
+
+    @staticmethod
+    def _hit(row: Row[Any], score: float) -> SearchHit:
+        return SearchHit(
+            chunk_id=row.id,
+            document_id=row.external_id,
+            title=row.title,
+            url=row.url,
+            source=row.source,
+            collection=row.name,
+            doc_type=row.doc_type,
+            section=row.section,
+            text=row.text,
+            start=row.start,
+            end=row.end,
+            score=score,
+        )

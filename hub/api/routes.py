@@ -1,0 +1,40 @@
+"""REST routes under /api/v1/workspaces/{workspace}/...: every call authenticated, scoped to its workspace."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from core.models import Answer, Asker, Question
+from core.retrieval import Access
+from hub.api.schemas import AskRequest, Problem, SearchRequest, SearchResponse
+from hub.deps import ServicesDep, WorkspaceDep
+
+PROBLEMS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "missing or invalid API key"},
+    404: {"model": Problem, "description": "unknown workspace, or one this key does not belong to"},
+}
+
+router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["retrieval"], responses=PROBLEMS)
+
+
+@router.post("/search", response_model=SearchResponse, summary="Hybrid search in one workspace")
+async def search(body: SearchRequest, access: WorkspaceDep, services: ServicesDep) -> SearchResponse:
+    started = time.perf_counter()
+    hits = await services.retriever.search(
+        access.workspace, body.query, body.filters, limit=body.limit, access=Access(public_only=True)
+    )
+    return SearchResponse(
+        workspace=access.workspace.name,
+        query=body.query,
+        hits=hits,
+        latency_ms=round((time.perf_counter() - started) * 1000.0, 2),
+    )
+
+
+@router.post("/ask", response_model=Answer, summary="Answer a question with citations from one workspace")
+async def ask(body: AskRequest, access: WorkspaceDep, services: ServicesDep) -> Answer:
+    question = Question(text=body.question, filters=body.filters, conversation_id=body.conversation_id)
+    asker = Asker(platform="api", user_id=f"apikey:{access.principal.key_id}")
+    return await services.asker.ask(access.workspace, question, asker, Access(public_only=True))

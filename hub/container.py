@@ -1,0 +1,103 @@
+"""The composition root's wiring: build every core service from Settings, and close them all."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.fernet import MultiFernet
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.analysis import Analyzer
+from core.ask import AskService
+from core.db import Sessions, make_engine, make_sessions
+from core.embeddings import Embedder, MiniLMEmbedder, OpenAIEmbedder
+from core.extractive import ExtractiveAnswerer
+from core.indexing import Indexer
+from core.retrieval import RetrievalConfig, Retriever
+from core.vectors import VectorIndex, connect
+from hub.keys import fernet
+from hub.runtime import read_runtime, store_lock
+from hub.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: Sessions
+    embedder: Embedder
+    vectors: VectorIndex
+    indexer: Indexer
+    retriever: Retriever
+    asker: AskService
+    redis: Redis | None
+    fernet: MultiFernet
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    cfg = settings.embedding
+    if cfg.provider == "openai":
+        if not cfg.base_url:
+            raise ValueError("SWITCHBOARD_EMBEDDING__BASE_URL is required for the openai embedding provider")
+        return OpenAIEmbedder(
+            base_url=cfg.base_url, api_key=cfg.api_key.get_secret_value(), model=cfg.model, dim=cfg.dim
+        )
+    return MiniLMEmbedder(threads=cfg.threads)
+
+
+def effective_urls(settings: Settings) -> Settings:
+    """Fill unset Redis/Chroma URLs from a live ``serve`` on the same data dir, if any."""
+    running = read_runtime(settings.data_dir)
+    keys: tuple[str, ...] = ("redis_url", "chroma_url")
+    updates: dict[str, Any] = {k: running[k] for k in keys if not getattr(settings, k) and k in running}
+    return settings.model_copy(update=updates) if updates else settings
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings, *, embedder: Embedder | None = None, with_redis: bool = True
+) -> AsyncIterator[Services]:
+    """Open DB, index and (optionally) Redis; close them all on exit."""
+    settings = effective_urls(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with contextlib.AsyncExitStack() as stack:
+        if not settings.chroma_url:
+            stack.enter_context(store_lock(settings.data_dir))
+        engine = make_engine(settings.resolved_database_url())
+        stack.push_async_callback(engine.dispose)
+        redis = None
+        if with_redis and settings.redis_url:
+            redis = Redis.from_url(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+        yield assemble(settings, engine, embedder or build_embedder(settings), redis)
+
+
+def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis: Redis | None) -> Services:
+    sessions = make_sessions(engine)
+    vectors = VectorIndex(connect(chroma_url=settings.chroma_url, path=settings.chroma_path), embedder)
+    analyzer = Analyzer()
+    r = settings.retrieval
+    retriever = Retriever(
+        sessions,
+        vectors,
+        embedder,
+        analyzer,
+        RetrievalConfig(mode=r.mode, keyword_weight=r.keyword_weight, vector_weight=r.vector_weight),
+    )
+    indexer = Indexer(
+        sessions,
+        vectors,
+        embedder,
+        analyzer,
+        max_pdf_pages=settings.ingest.max_pdf_pages,
+        chunk_tokens=r.chunk_tokens,
+        overlap_tokens=r.overlap_tokens,
+    )
+    asker = AskService(sessions, retriever, ExtractiveAnswerer(embedder, analyzer))
+    return Services(
+        settings, engine, sessions, embedder, vectors, indexer, retriever, asker, redis, fernet(settings)
+    )

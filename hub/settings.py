@@ -1,0 +1,109 @@
+"""One nested Settings object, read from ``SWITCHBOARD_*`` environment variables (nested with ``__``).
+
+Built once in ``main()`` or a test, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SlackSettings(BaseModel):
+    signing_secret: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+
+
+class TeamsSettings(BaseModel):
+    app_id: str | None = None
+    app_password: SecretStr | None = None
+    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+    tenant_id: str | None = None
+    allowed_tenants: list[str] = Field(default_factory=list)
+    openid_metadata_url: str | None = None
+
+
+class LLMProvider(BaseModel):
+    name: str
+    base_url: str
+    api_key: SecretStr = SecretStr("")
+    model: str
+    input_usd_per_mtok: float = Field(default=0.0, ge=0)
+    output_usd_per_mtok: float = Field(default=0.0, ge=0)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+
+class LLMSettings(BaseModel):
+    providers: list[LLMProvider] = Field(default_factory=list)
+
+
+class EmbeddingSettings(BaseModel):
+    """``minilm`` (offline, the default) or ``openai`` (any OpenAI-compatible embeddings endpoint)."""
+
+    provider: Literal["minilm", "openai"] = "minilm"
+    base_url: str | None = None
+    api_key: SecretStr = SecretStr("")
+    model: str = "text-embedding-3-small"
+    dim: int = Field(default=1536, gt=0)
+    threads: int | None = Field(default=None, gt=0)
+
+
+class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "keyword", "vector"] = "hybrid"
+    keyword_weight: float = Field(default=1.0, ge=0)
+    vector_weight: float = Field(default=1.0, ge=0)
+    chunk_tokens: int = Field(default=200, ge=32, le=256)
+    overlap_tokens: int = Field(default=40, ge=0, le=128)
+
+
+class IngestSettings(BaseModel):
+    max_pdf_pages: int = Field(default=2000, gt=0)
+    max_file_mb: int = Field(default=50, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    chroma_url: str | None = None
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @field_validator("database_url", "redis_url", "chroma_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'switchboard.db').resolve()}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"

@@ -1,0 +1,145 @@
+"""Hybrid retrieval and filters on real SQLite/PostgreSQL and Chroma (embedded and server)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core import workspaces
+from core.embeddings import MiniLMEmbedder
+from core.indexing import IncomingDocument, ingest_all
+from core.models import SearchFilters
+from core.retrieval import Access
+from core.tables import Workspace
+from hub.container import Services, open_services
+from hub.migrate import upgrade
+from hub.settings import Settings
+
+OLD = datetime(2024, 1, 1, tzinfo=UTC)
+NEW = datetime(2026, 6, 1, tzinfo=UTC)
+
+CORPUS = [
+    IncomingDocument(
+        "db.md",
+        b"# Database failover\n\nPromote the replica with pgctl promote.",
+        "db.md",
+        collection="runbooks",
+        updated_at=NEW,
+    ),
+    IncomingDocument(
+        "pto.md",
+        b"# Vacation\n\nEmployees get 25 days of paid vacation.",
+        "pto.md",
+        collection="hr",
+        updated_at=OLD,
+    ),
+    IncomingDocument(
+        "hotel.csv",
+        b"city,limit\nLondon,240 GBP\nParis,210 EUR\n",
+        "hotel.csv",
+        collection="travel",
+        updated_at=NEW,
+    ),
+    IncomingDocument(
+        "secret.md",
+        b"# Salaries\n\nSalary bands are confidential.",
+        "secret.md",
+        collection="hr",
+        acl=["group:finance"],
+        updated_at=NEW,
+    ),
+]
+
+
+async def seed(services: Services) -> Workspace:
+    async with services.sessions.begin() as session:
+        workspace = await workspaces.create(session, "acme")
+    await ingest_all(services.indexer, workspace, CORPUS)
+    async with services.sessions() as session:
+        return await workspaces.get(session, "acme")
+
+
+async def ids(services: Services, workspace: Workspace, query: str, **kwargs: object) -> list[str]:
+    hits = await services.retriever.search(workspace, query, limit=10, **kwargs)  # type: ignore[arg-type]
+    return [h.document_id for h in hits]
+
+
+async def test_hybrid_finds_by_meaning_and_by_keyword(any_services: Services) -> None:
+    workspace = await seed(any_services)
+    assert (await ids(any_services, workspace, "how do I promote a replica"))[0] == "db.md"
+    assert (await ids(any_services, workspace, "how much holiday do I get"))[0] == "pto.md"
+    assert (await ids(any_services, workspace, "London"))[0] == "hotel.csv"
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (SearchFilters(collections=["hr"]), {"pto.md"}),
+        (SearchFilters(doc_types=["csv"]), {"hotel.csv"}),
+        (SearchFilters(sources=["upload"]), {"db.md", "pto.md", "hotel.csv"}),
+        (SearchFilters(sources=["confluence"]), set()),
+        (SearchFilters(updated_after=OLD + timedelta(days=1)), {"db.md", "hotel.csv"}),
+        (SearchFilters(updated_before=OLD + timedelta(days=1)), {"pto.md"}),
+    ],
+)
+async def test_filters_narrow_both_keyword_and_vector_results(
+    any_services: Services, filters: SearchFilters, expected: set[str]
+) -> None:
+    workspace = await seed(any_services)
+    found = set(
+        await ids(
+            any_services,
+            workspace,
+            "vacation replica London salary",
+            filters=filters,
+            access=Access(public_only=True),
+        )
+    )
+    assert found == expected
+
+
+async def test_acl_documents_only_reach_admitted_askers(any_services: Services) -> None:
+    workspace = await seed(any_services)
+    assert "secret.md" not in await ids(
+        any_services, workspace, "salary bands", access=Access(public_only=True)
+    )
+    assert "secret.md" not in await ids(
+        any_services, workspace, "salary bands", access=Access(principals=("group:eng",))
+    )
+    assert "secret.md" in await ids(
+        any_services, workspace, "salary bands", access=Access(principals=("group:finance",))
+    )
+
+
+@pytest.mark.parametrize("mode", ["keyword", "vector"])
+async def test_single_modes_work(services: Services, mode: str) -> None:
+    workspace = await seed(services)
+    services.retriever.config = type(services.retriever.config)(mode=mode)
+    assert (await ids(services, workspace, "promote the replica"))[0] == "db.md"
+
+
+async def test_chroma_server_mode(chroma_server: str, settings: Settings, embedder: MiniLMEmbedder) -> None:
+    configured = settings.model_copy(update={"chroma_url": chroma_server})
+    async with open_services(configured, embedder=embedder, with_redis=False) as services:
+        await upgrade(services.engine)
+        workspace = await seed(services)
+        assert (await ids(services, workspace, "promote the replica"))[0] == "db.md"
+        await services.vectors.drop(workspace.uid)
+
+
+async def test_keyword_scores_are_identical_on_sqlite_and_postgresql(
+    postgres_url: str, settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    scores = []
+    for url in (settings.resolved_database_url(), postgres_url):
+        configured = settings.model_copy(
+            update={"database_url": url, "data_dir": settings.data_dir / url[:6]}
+        )
+        async with open_services(configured, embedder=embedder, with_redis=False) as services:
+            await upgrade(services.engine)
+            workspace = await seed(services)
+            services.retriever.config = type(services.retriever.config)(mode="keyword")
+            hits = await services.retriever.search(workspace, "vacation replica London", limit=10)
+            scores.append([(h.document_id, round(h.keyword_score or 0, 6)) for h in hits])
+    assert scores[0] == scores[1] and scores[0]

@@ -1,0 +1,46 @@
+"""The real app under uvicorn on 127.0.0.1, in the test's event loop, reached over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from hub.container import Services
+from hub.runtime import free_port
+
+
+@dataclass
+class LiveApp:
+    base_url: str
+    app: FastAPI
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[LiveApp]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(300):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.05)
+    if not server.started:
+        task.result() if task.done() else task.cancel()
+        raise RuntimeError("uvicorn did not start")
+    try:
+        yield LiveApp(f"http://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        await task
