@@ -27,6 +27,8 @@ class ExtractiveConfig:
     dense_weight: float = 1.0
     lexical_weight: float = 0.6
     rank_weight: float = 0.15
+    type_weight: float = 0.1  # bonus when a sentence offers the kind of answer asked for (a number, a date)
+    novelty_weight: float = 0.1  # bonus for content beyond the question's own words
     second_sentence_ratio: float = 0.75  # a second sentence must score this close to the best
     abstain_below: float = 0.30  # confidence under which we say we could not find it
 
@@ -52,13 +54,26 @@ MIN_WORDS = 3
 
 
 def candidates(hits: list[SearchHit], limit: int) -> list[Candidate]:
-    """Sentences of the top hits that can stand as an answer (headings and fragments cannot)."""
+    """Distinct sentences of the top hits that can stand as an answer (headings and fragments cannot)."""
     out: list[Candidate] = []
+    seen: set[tuple[str, int]] = set()
     for rank, hit in enumerate(hits[:limit]):
         for s, e in split_sentences(hit.text):
             text = hit.text[s:e]
-            if len(text.split()) >= MIN_WORDS and text not in hit.section:
+            key = (hit.document_id, hit.start + s)
+            if len(text.split()) >= MIN_WORDS and text not in hit.section and key not in seen:
+                seen.add(key)
                 out.append(Candidate(rank, hit, hit.start + s, hit.start + e, text))
+    return out
+
+
+def novelty(analyzer: Analyzer, question: str, texts: list[str]) -> list[float]:
+    """Share of each text's terms that the question does not already contain (0 for a restated heading)."""
+    asked = set(analyzer.terms(question))
+    out = []
+    for text in texts:
+        terms = analyzer.terms(text)
+        out.append(sum(t not in asked for t in terms) / len(terms) if terms else 0.0)
     return out
 
 

@@ -157,7 +157,7 @@ class Retriever:
                 .join(Document, Document.id == Chunk.document_id)
                 .where(Chunk.workspace_id == workspace.id, Chunk.id.in_(ranked))
             )
-            owner = dict(rows.tuples().all())
+            owner: dict[int, str] = {row[0]: row[1] for row in rows.all()}
         documents = dict.fromkeys(owner[cid] for cid in ranked if cid in owner)
         return list(documents)[:limit]
 
