@@ -33,6 +33,7 @@ class ProviderConfig:
     output_usd_per_mtok: float = 0.0
     timeout_s: float = 30.0
     tier: Tier = "strong"
+    stream: bool = True  # False for endpoints that only answer in one piece
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_usd_per_mtok + output_tokens * self.output_usd_per_mtok) / 1e6
@@ -151,6 +152,8 @@ class LLMRouter:
         provider: Provider, messages: list[ChatCompletionMessageParam], max_tokens: int
     ) -> Completion:
         c = provider.config
+        if not c.stream:
+            return await LLMRouter._whole(provider, messages, max_tokens)
         stream = await provider.client.chat.completions.create(
             model=c.model,
             messages=messages,
@@ -170,6 +173,21 @@ class LLMRouter:
             parts.extend(choice.delta.content or "" for choice in chunk.choices)
         return Completion(
             "".join(parts), c.name, model, input_tokens, output_tokens, c.cost(input_tokens, output_tokens)
+        )
+
+    @staticmethod
+    async def _whole(
+        provider: Provider, messages: list[ChatCompletionMessageParam], max_tokens: int
+    ) -> Completion:
+        c = provider.config
+        response = await provider.client.chat.completions.create(
+            model=c.model, messages=messages, max_tokens=max_tokens, temperature=0, timeout=c.timeout_s
+        )
+        text = response.choices[0].message.content or "" if response.choices else ""
+        used = response.usage
+        input_tokens, output_tokens = (used.prompt_tokens, used.completion_tokens) if used else (0, 0)
+        return Completion(
+            text, c.name, response.model or c.model, input_tokens, output_tokens, c.cost(input_tokens, output_tokens)
         )
 
     async def close(self) -> None:

@@ -105,6 +105,7 @@ def build_router(settings: Settings) -> LLMRouter:
             output_usd_per_mtok=p.output_usd_per_mtok,
             timeout_s=p.timeout_s,
             tier=p.tier,
+            stream=p.stream,
         )
         for p in cfg.providers
     ]

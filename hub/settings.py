@@ -38,6 +38,7 @@ class LLMProvider(BaseModel):
     output_usd_per_mtok: float = Field(default=0.0, ge=0)
     timeout_s: float = Field(default=30.0, gt=0, le=600)
     tier: Literal["cheap", "strong"] = "strong"  # short factual questions prefer "cheap" providers
+    stream: bool = True
 
 
 class LLMSettings(BaseModel):
