@@ -186,9 +186,8 @@ class LLMRouter:
         text = response.choices[0].message.content or "" if response.choices else ""
         used = response.usage
         input_tokens, output_tokens = (used.prompt_tokens, used.completion_tokens) if used else (0, 0)
-        return Completion(
-            text, c.name, response.model or c.model, input_tokens, output_tokens, c.cost(input_tokens, output_tokens)
-        )
+        cost = c.cost(input_tokens, output_tokens)
+        return Completion(text, c.name, response.model or c.model, input_tokens, output_tokens, cost)
 
     async def close(self) -> None:
         for provider in self.providers:

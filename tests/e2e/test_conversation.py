@@ -18,7 +18,8 @@ from tests.support.live import serve
 
 TRAVEL = (
     b"# Travel policy\n\n## Hotels\n\nThe hotel limit in London is 250 GBP per night for employees.\n\n"
-    b"## Contractors\n\nFor contractors the hotel limit in London is 180 GBP per night, booked by their agency."
+    b"## Contractors\n\nFor contractors the hotel limit in London is 180 GBP per night, "
+    b"booked by their agency."
 )
 PAGER = b"# Incident paging\n\n## SEV1 escalation\n\nPage the SRE lead for a SEV1 incident."
 

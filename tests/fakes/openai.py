@@ -64,7 +64,7 @@ class FakeOpenAI:
         return JSONResponse(self._completion(body["model"]))
 
     def _completion(self, model: str) -> dict[str, Any]:
-        template = json.loads((OPENAI / "chat_completion.json").read_text())
+        template: dict[str, Any] = json.loads((OPENAI / "chat_completion.json").read_text())
         template["model"] = model
         template["choices"][0]["message"]["content"] = self.answer
         template["usage"].update(self.usage())

@@ -3,6 +3,7 @@ replay the recorded OpenAI payloads, with scripted 429 / 500 / hung providers.""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from core import workspaces
@@ -74,7 +76,7 @@ async def make_world(settings: Settings, embedder: MiniLMEmbedder) -> AsyncItera
                     LLMProvider(
                         name=f"p{n}",
                         base_url=url,
-                        api_key="sk-test",
+                        api_key=SecretStr("sk-test"),
                         model=f"model-{n}",
                         input_usd_per_mtok=1.0 + n,
                         output_usd_per_mtok=2.0 + n,
@@ -130,7 +132,7 @@ async def test_429_fails_over_and_honours_retry_after(make_world: WorldFactory) 
     assert_grounded(await world.ask(), "p1")
     assert_grounded(await world.ask("How much is a London hotel per night?"), "p1")
     assert len(first.requests) == 1  # skipped while its Retry-After runs
-    time.sleep(1.1)
+    await asyncio.sleep(1.1)
     assert_grounded(await world.ask("London hotel limit per night?"), "p0")
     providers = [p for p, _ in await world.calls()]
     assert providers == ["p1", "p1", "p0"]  # charged to whoever served
@@ -153,7 +155,7 @@ async def test_hung_provider_times_out_then_breaker_recovers(make_world: WorldFa
     assert world.services.router.providers[0].breaker.state == "open"
     assert_grounded(await world.ask("How much is a London hotel per night?"), "p1")
     assert len(hung.requests) == 1
-    time.sleep(1.1)
+    await asyncio.sleep(1.1)
     assert_grounded(await world.ask("London hotel limit per night?"), "p0")  # half-open try succeeds
     assert world.services.router.providers[0].breaker.state == "closed"
 
