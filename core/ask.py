@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy import select
+
+from core.cache import QueryCache, cache_key
 from core.db import Sessions
 from core.extractive import ExtractiveAnswerer
+from core.memory import ConversationMemory, Turn, rewrite_heuristic
 from core.models import Answer, Asker, Question, SearchHit
+from core.related import RelatedQuestions
 from core.retrieval import Access, Retriever
 from core.tables import AnswerLog, Workspace
 
@@ -22,8 +28,31 @@ class Answerer(Protocol):
     """The seam for generated answers (LLM router). Returns None to fall back to the extractive answer."""
 
     async def answer(
-        self, workspace: Workspace, question: Question, hits: list[SearchHit]
+        self, workspace: Workspace, question: Question, hits: list[SearchHit], asker: Asker
     ) -> Answer | None: ...
+
+
+class Rewriter(Protocol):
+    """Makes a follow-up standalone from the conversation (an LLM); None means use the heuristic."""
+
+    async def rewrite(
+        self, workspace: Workspace, question: str, history: list[Turn], asker: Asker
+    ) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AskParts:
+    """The optional parts of the pipeline; each may be absent (no LLM, no Redis)."""
+
+    generator: Answerer | None = None
+    rewriter: Rewriter | None = None
+    cache: QueryCache | None = None
+    memory: ConversationMemory | None = None
+    related: RelatedQuestions | None = None
+
+
+def access_key(access: Access | None) -> str:
+    return repr(access or Access())
 
 
 class AskService:
@@ -34,29 +63,93 @@ class AskService:
         extractive: ExtractiveAnswerer,
         *,
         generator: Answerer | None = None,
+        parts: AskParts | None = None,
         hits: int = 8,
     ) -> None:
         self._sessions = sessions
         self._retriever = retriever
         self._extractive = extractive
-        self._generator = generator
+        self.parts = parts or AskParts(generator=generator)
         self._hits = hits
 
     async def ask(
         self, workspace: Workspace, question: Question, asker: Asker, access: Access | None = None
     ) -> Answer:
         started = time.perf_counter()
-        hits = await self._retriever.search(
-            workspace, question.text, question.filters, limit=self._hits, access=access
-        )
-        answer = None
-        if self._generator is not None and hits:
-            answer = await self._generator.answer(workspace, question, hits)
-        if answer is None:
-            answer = await self._extractive_answer(workspace, question, hits)
+        history = await self._history(workspace, question)
+        standalone = await self._standalone(workspace, question, history, asker)
+        answer = await self._cached_or_fresh(workspace, question, standalone, asker, access)
         answer.latency_ms = round((time.perf_counter() - started) * 1000.0, 2)
+        await self._remember(workspace, question, standalone, answer)
         await self._audit(workspace, question, asker, answer)
         return answer
+
+    async def _cached_or_fresh(
+        self, workspace: Workspace, question: Question, standalone: str, asker: Asker, access: Access | None
+    ) -> Answer:
+        cache = self.parts.cache
+        if cache is None:
+            return await self._fresh(workspace, question, standalone, asker, access)
+        version = await self._index_version(workspace)
+        key = cache_key(workspace, version, standalone, question.filters, access_key(access))
+        cached = await cache.get(key)
+        if cached is not None:
+            cached.question = question.text
+            cached.usage.input_tokens = cached.usage.output_tokens = 0
+            cached.usage.cost_usd = 0.0  # nothing was spent on this one
+            return cached
+        answer = await self._fresh(workspace, question, standalone, asker, access)
+        await cache.put(key, answer)
+        return answer
+
+    async def _fresh(
+        self, workspace: Workspace, question: Question, standalone: str, asker: Asker, access: Access | None
+    ) -> Answer:
+        hits = await self._retriever.search(
+            workspace, standalone, question.filters, limit=self._hits, access=access
+        )
+        searched = question.model_copy(update={"text": standalone})
+        answer = None
+        if self.parts.generator is not None and hits:
+            answer = await self.parts.generator.answer(workspace, searched, hits, asker)
+        if answer is None:
+            answer = await self._extractive_answer(workspace, searched, hits)
+        answer.question = question.text
+        if not answer.related_questions and self.parts.related is not None:
+            answer.related_questions = self.parts.related.suggest(standalone, hits)
+        return answer
+
+    async def _index_version(self, workspace: Workspace) -> int:
+        """Read fresh: the caller's Workspace row may predate the last re-index."""
+        async with self._sessions() as session:
+            version = await session.scalar(
+                select(Workspace.index_version).where(Workspace.id == workspace.id)
+            )
+        return int(version or 0)
+
+    async def _history(self, workspace: Workspace, question: Question) -> list[Turn]:
+        if self.parts.memory is None or not question.conversation_id:
+            return []
+        return await self.parts.memory.history(workspace, question.conversation_id)
+
+    async def _standalone(
+        self, workspace: Workspace, question: Question, history: list[Turn], asker: Asker
+    ) -> str:
+        if not history:
+            return question.text
+        if self.parts.rewriter is not None:
+            rewritten = await self.parts.rewriter.rewrite(workspace, question.text, history, asker)
+            if rewritten:
+                return rewritten
+        return rewrite_heuristic(question.text, history)
+
+    async def _remember(
+        self, workspace: Workspace, question: Question, standalone: str, answer: Answer
+    ) -> None:
+        if self.parts.memory is None or not question.conversation_id:
+            return
+        turn = Turn(question.text, standalone, answer.answer)
+        await self.parts.memory.record(workspace, question.conversation_id, turn)
 
     async def _extractive_answer(
         self, workspace: Workspace, question: Question, hits: list[SearchHit]

@@ -221,3 +221,50 @@ class AnswerLog(Base):
     document_ids: Mapped[list[str]] = mapped_column(default=list)
     latency_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationTurn(Base):
+    """One question and answer of a conversation (a Slack thread, a Teams conversation, a REST id)."""
+
+    __tablename__ = "conversation_turns"
+    __table_args__ = (Index("ix_conversation_turns_lookup", "workspace_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(String(512))
+    question: Mapped[str] = mapped_column(Text)  # as asked
+    standalone: Mapped[str] = mapped_column(Text)  # rewritten with the history, what was searched
+    answer: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LLMCall(Base):
+    """Tokens and USD of one LLM call, attributed to workspace, channel, user and the provider that served."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (Index("ix_llm_calls_month", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(512))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(100))
+    model: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(32))  # "answer", "rewrite"
+    input_tokens: Mapped[int] = mapped_column(Integer)
+    output_tokens: Mapped[int] = mapped_column(Integer)
+    cost_usd: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkspaceBudget(Base):
+    """A workspace's monthly LLM budget in USD; beyond it answers are extractive."""
+
+    __tablename__ = "workspace_budgets"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    monthly_usd: Mapped[float] = mapped_column(Float)
+    notified_month: Mapped[str | None] = mapped_column(String(7))  # "2025-06": admins told this month

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,13 +13,22 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.analysis import Analyzer
-from core.ask import AskService
+from core.ask import AskParts, AskService
+from core.cache import QueryCache
+from core.costs import CostLedger
 from core.db import Sessions, make_engine, make_sessions
 from core.embeddings import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from core.extractive import ExtractiveAnswerer
+from core.generation import GroundedAnswerer
 from core.indexing import Indexer
+from core.llm import LLMRouter, ProviderConfig
+from core.memory import ConversationMemory
+from core.related import RelatedQuestions
 from core.retrieval import RetrievalConfig, Retriever
+from core.selection import SelectionRules
+from core.suggest import Suggester
 from core.vectors import VectorIndex, connect
+from hub.events import LoggingEventBus
 from hub.keys import fernet
 from hub.runtime import read_runtime, store_lock
 from hub.settings import Settings
@@ -36,6 +46,11 @@ class Services:
     asker: AskService
     redis: Redis | None
     fernet: MultiFernet
+    router: LLMRouter
+    ledger: CostLedger
+    events: LoggingEventBus
+    cache: QueryCache | None
+    suggester: Suggester
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -73,7 +88,28 @@ async def open_services(
         if with_redis and settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-        yield assemble(settings, engine, embedder or build_embedder(settings), redis)
+        services = assemble(settings, engine, embedder or build_embedder(settings), redis)
+        stack.push_async_callback(services.router.close)
+        yield services
+
+
+def build_router(settings: Settings) -> LLMRouter:
+    cfg = settings.llm
+    providers = [
+        ProviderConfig(
+            name=p.name,
+            base_url=p.base_url,
+            api_key=p.api_key.get_secret_value(),
+            model=p.model,
+            input_usd_per_mtok=p.input_usd_per_mtok,
+            output_usd_per_mtok=p.output_usd_per_mtok,
+            timeout_s=p.timeout_s,
+            tier=p.tier,
+            stream=p.stream,
+        )
+        for p in cfg.providers
+    ]
+    return LLMRouter(providers, failures_to_open=cfg.breaker_failures, cool_down_s=cfg.breaker_cool_down_s)
 
 
 def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis: Redis | None) -> Services:
@@ -97,7 +133,35 @@ def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis:
         chunk_tokens=r.chunk_tokens,
         overlap_tokens=r.overlap_tokens,
     )
-    asker = AskService(sessions, retriever, ExtractiveAnswerer(embedder, analyzer))
+    router = build_router(settings)
+    events = LoggingEventBus()
+    ledger = CostLedger(sessions, events, default_monthly_usd=settings.llm.monthly_budget_usd)
+    related = RelatedQuestions(analyzer)
+    cache = (
+        QueryCache(redis, ttl_s=settings.cache.ttl_s)
+        if redis is not None and settings.cache.enabled
+        else None
+    )
+    parts = AskParts(cache=cache, memory=ConversationMemory(sessions), related=related)
+    if router.configured:
+        rules = SelectionRules(settings.llm.short_question_words, dict(settings.llm.workspace_tiers))
+        llm = GroundedAnswerer(router, ledger, related, rules=rules, abstain_below=settings.llm.abstain_below)
+        parts = dataclasses.replace(parts, generator=llm, rewriter=llm)
+    asker = AskService(sessions, retriever, ExtractiveAnswerer(embedder, analyzer), parts=parts)
     return Services(
-        settings, engine, sessions, embedder, vectors, indexer, retriever, asker, redis, fernet(settings)
+        settings,
+        engine,
+        sessions,
+        embedder,
+        vectors,
+        indexer,
+        retriever,
+        asker,
+        redis,
+        fernet(settings),
+        router,
+        ledger,
+        events,
+        cache,
+        Suggester(sessions),
     )

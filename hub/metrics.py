@@ -6,8 +6,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import Match
+
+from core.cache import CacheStats
 
 
 class Metrics:
@@ -23,6 +25,24 @@ class Metrics:
         self.answers = Counter(
             "switchboard_answers_total", "Answers given", ["mode", "abstained"], registry=self.registry
         )
+        self.cache = Gauge(
+            "switchboard_query_cache",
+            "Query cache lookups of this process",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.cache_hit_ratio = Gauge(
+            "switchboard_query_cache_hit_ratio",
+            "Share of query cache lookups that hit",
+            registry=self.registry,
+        )
+
+    def sample_cache(self, stats: CacheStats | None) -> None:
+        """Copied at scrape time from the cache's own counters (it lives in core, outside this registry)."""
+        stats = stats or CacheStats()
+        self.cache.labels("hit").set(stats.hits)
+        self.cache.labels("miss").set(stats.misses)
+        self.cache_hit_ratio.set(stats.hit_rate)
 
 
 def route_template(request: Request) -> str:

@@ -37,10 +37,23 @@ class LLMProvider(BaseModel):
     input_usd_per_mtok: float = Field(default=0.0, ge=0)
     output_usd_per_mtok: float = Field(default=0.0, ge=0)
     timeout_s: float = Field(default=30.0, gt=0, le=600)
+    tier: Literal["cheap", "strong"] = "strong"  # short factual questions prefer "cheap" providers
+    stream: bool = True
 
 
 class LLMSettings(BaseModel):
     providers: list[LLMProvider] = Field(default_factory=list)
+    short_question_words: int = Field(default=12, ge=0)  # up to this, single-part: the cheap tier
+    workspace_tiers: dict[str, Literal["cheap", "strong"]] = Field(default_factory=dict)
+    breaker_failures: int = Field(default=3, ge=1)  # consecutive failures that open a provider's breaker
+    breaker_cool_down_s: float = Field(default=30.0, gt=0)
+    abstain_below: float = Field(default=0.4, ge=0, le=1)
+    monthly_budget_usd: float | None = Field(default=None, ge=0)  # per workspace, unless set per workspace
+
+
+class CacheSettings(BaseModel):
+    enabled: bool = True
+    ttl_s: int = Field(default=86400, gt=0)
 
 
 class EmbeddingSettings(BaseModel):
@@ -83,6 +96,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -43,5 +43,6 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    request.app.state.metrics.sample_cache(services.cache.stats if services.cache else None)
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

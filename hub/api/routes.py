@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from core.models import Answer, Asker, Question
 from core.retrieval import Access
-from hub.api.schemas import AskRequest, Problem, SearchRequest, SearchResponse
+from hub.api.schemas import AskRequest, Problem, SearchRequest, SearchResponse, SuggestResponse
 from hub.deps import ServicesDep, WorkspaceDep
 
 PROBLEMS: dict[int | str, dict[str, object]] = {
@@ -38,3 +39,13 @@ async def ask(body: AskRequest, access: WorkspaceDep, services: ServicesDep) -> 
     question = Question(text=body.question, filters=body.filters, conversation_id=body.conversation_id)
     asker = Asker(platform="api", user_id=f"apikey:{access.principal.key_id}")
     return await services.asker.ask(access.workspace, question, asker, Access(public_only=True))
+
+
+@router.get("/suggest", response_model=SuggestResponse, summary="Autocomplete a question from this workspace")
+async def suggest(
+    q: Annotated[str, Query(min_length=1, max_length=200, description="what the user has typed so far")],
+    access: WorkspaceDep,
+    services: ServicesDep,
+) -> SuggestResponse:
+    suggestions = await services.suggester.suggest(access.workspace, q)
+    return SuggestResponse(workspace=access.workspace.name, query=q, suggestions=suggestions)

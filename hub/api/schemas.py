@@ -32,3 +32,9 @@ class AskRequest(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class SuggestResponse(BaseModel):
+    workspace: str
+    query: str
+    suggestions: list[str]
