@@ -122,7 +122,9 @@ def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis:
         vectors,
         embedder,
         analyzer,
-        RetrievalConfig(mode=r.mode, keyword_weight=r.keyword_weight, vector_weight=r.vector_weight),
+        RetrievalConfig(
+            mode=r.mode, fusion=r.fusion, keyword_weight=r.keyword_weight, vector_weight=r.vector_weight
+        ),
     )
     indexer = Indexer(
         sessions,

@@ -69,8 +69,9 @@ class EmbeddingSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "keyword", "vector"] = "hybrid"
-    keyword_weight: float = Field(default=1.0, ge=0)
-    vector_weight: float = Field(default=1.0, ge=0)
+    fusion: Literal["convex", "rrf"] = "convex"
+    keyword_weight: float = Field(default=0.4, ge=0)
+    vector_weight: float = Field(default=0.6, ge=0)
     chunk_tokens: int = Field(default=200, ge=32, le=256)
     overlap_tokens: int = Field(default=40, ge=0, le=128)
 

@@ -58,3 +58,14 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert fused[1] == pytest.approx(1 / 61)
     weighted = fuse([([(1, 9.0)], 2.0), ([(3, 0.9)], 1.0)], rrf_k=60)
     assert weighted[1] == pytest.approx(2 * weighted[3])
+
+
+def test_convex_fusion_normalises_bm25_by_the_best_score() -> None:
+    from core.retrieval import convex
+
+    fused = convex([(1, 10.0), (2, 5.0)], [(2, 0.8), (3, 0.9)], 0.4, 0.6)
+    assert fused[1] == pytest.approx(0.4)
+    assert fused[2] == pytest.approx(0.4 * 0.5 + 0.6 * 0.8)
+    assert fused[3] == pytest.approx(0.6 * 0.9)
+    assert max(fused, key=lambda k: fused[k]) == 2
+    assert convex([], [(7, 0.5)], 0.4, 0.6) == {7: pytest.approx(0.3)}
