@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import MultiFernet
@@ -20,6 +20,7 @@ from core.indexing import Indexer
 from core.retrieval import RetrievalConfig, Retriever
 from core.vectors import VectorIndex, connect
 from hub.keys import fernet
+from hub.metrics import Metrics
 from hub.runtime import read_runtime, store_lock
 from hub.settings import Settings
 
@@ -36,6 +37,7 @@ class Services:
     asker: AskService
     redis: Redis | None
     fernet: MultiFernet
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -59,7 +61,11 @@ def effective_urls(settings: Settings) -> Settings:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, *, embedder: Embedder | None = None, with_redis: bool = True
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    with_redis: bool = True,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Services]:
     """Open DB, index and (optionally) Redis; close them all on exit."""
     settings = effective_urls(settings)
@@ -73,7 +79,9 @@ async def open_services(
         if with_redis and settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-        yield assemble(settings, engine, embedder or build_embedder(settings), redis)
+        services = assemble(settings, engine, embedder or build_embedder(settings), redis)
+        services.metrics = metrics or services.metrics
+        yield services
 
 
 def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis: Redis | None) -> Services:
