@@ -114,11 +114,15 @@ class StateGauges:
 
 
 def route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    """The matched route's path template (``/api/v1/workspaces/{workspace}/ask``), never the raw path."""
+    route = request.scope.get("route")
+    if route is None:
+        for candidate in request.app.router.routes:
+            match, child = candidate.matches(request.scope)
+            if match == Match.FULL:
+                route = child.get("route", candidate)
+                break
+    return str(getattr(route, "path", "unmatched"))
 
 
 async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -35,14 +35,16 @@ async def traced(request: Request, call_next: Callable[[Request], Awaitable[Resp
     if provider is None:
         return await call_next(request)
     tracer = provider.get_tracer("switchboard.http")
-    route = route_template(request)
     with tracer.start_as_current_span(
-        f"{request.method} {route}",
+        request.method,
         context=propagate.extract(dict(request.headers)),
         kind=trace.SpanKind.SERVER,
-        attributes={"http.request.method": request.method, "http.route": route},
+        attributes={"http.request.method": request.method},
     ) as span:
         response = await call_next(request)
+        route = route_template(request)  # known once routing has run
+        span.update_name(f"{request.method} {route}")
+        span.set_attribute("http.route", route)
         span.set_attribute("http.response.status_code", response.status_code)
         request_id = current_request_id()
         if request_id:
