@@ -9,6 +9,7 @@ the worker's ``Metrics``.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 import uuid
@@ -91,6 +92,7 @@ def observed(job: Callable[..., Awaitable[T]]) -> WorkerCoroutine:
                 seconds = time.perf_counter() - started
                 if metrics is not None:
                     metrics.record_job(name, status, seconds)
-                log.info("job finished", status=status, duration_ms=round(seconds * 1000.0, 2))
+                level = logging.INFO if status == "ok" else logging.WARNING
+                log.log(level, "job finished", status=status, duration_ms=round(seconds * 1000.0, 2))
 
     return cast("WorkerCoroutine", run)

@@ -54,7 +54,7 @@ async def test_request_id_is_made_when_missing_and_echoed_when_given(live: LiveA
 @pytest.mark.parametrize("bad", ["has space", "x" * 129, "new\u2028line", "<script>"])
 async def test_malformed_request_ids_are_replaced(live: LiveApp, bad: str) -> None:
     async with httpx.AsyncClient(base_url=live.base_url) as http:
-        response = await http.get("/healthz", headers={"X-Request-ID": bad.encode("utf-8")})
+        response = await http.get("/healthz", headers={b"X-Request-ID": bad.encode("utf-8")})
     assert response.status_code == 200
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
 
