@@ -9,6 +9,7 @@ import asyncio
 import socket
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 from arq import create_pool
@@ -78,11 +79,13 @@ async def check_health(settings: Settings) -> bool:
         await redis.aclose()
 
 
-def serve_metrics(metrics: Metrics, port: int | None) -> None:
+def serve_metrics(metrics: Metrics, port: int | None) -> WSGIServer | None:
     """The worker's own Prometheus endpoint (a daemon thread), when ``SWITCHBOARD_WORKER__METRICS_PORT``."""
-    if port is not None:
-        start_http_server(port, registry=metrics.registry)
-        log.info("worker metrics listening", port=port)
+    if port is None:
+        return None
+    server, _ = start_http_server(port, registry=metrics.registry)
+    log.info("worker metrics listening", port=port)
+    return server
 
 
 def build_worker(settings: Settings, *, burst: bool = False, metrics: Metrics | None = None) -> Worker:

@@ -3,12 +3,16 @@ lines, job durations and outcomes land in the worker's metrics, and ``worker --c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import sys
 import uuid
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 import structlog
 from arq.connections import ArqRedis
@@ -17,8 +21,9 @@ from core.db import make_engine
 from hub.correlation import enqueue_job
 from hub.metrics import QUEUE_KEY, Metrics
 from hub.migrate import upgrade
+from hub.runtime import free_port
 from hub.settings import Settings
-from hub.worker import build_worker, check_health, enqueue_pool, health_check_key
+from hub.worker import build_worker, check_health, enqueue_pool, health_check_key, serve_metrics
 from tests.support.logs import captured_logs
 
 
@@ -80,8 +85,39 @@ async def test_request_id_and_metrics_follow_the_job(
 async def test_worker_check_sees_this_hosts_health_beat(queue: tuple[Settings, ArqRedis]) -> None:
     settings, pool = queue
     assert await check_health(settings) is False  # no worker has run on this host yet
+    assert await check_cli(settings) == 1
     async with burst(settings, Metrics()):
         assert await check_health(settings) is True
+        assert await check_cli(settings) == 0
         ttl = await pool.ttl(health_check_key())
         assert 0 < ttl <= settings.worker.health_check_interval_s + 1
     assert await check_health(settings) is False  # a worker that stopped cleanly removes its beat
+
+
+async def check_cli(settings: Settings) -> int:
+    """``switchboard worker --check`` in its own process, as a container healthcheck runs it."""
+    env = {
+        **os.environ,
+        "SWITCHBOARD_REDIS_URL": str(settings.redis_url),
+        "SWITCHBOARD_DATA_DIR": str(settings.data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", "worker", "--check", env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    return await process.wait()
+
+
+async def test_worker_metrics_endpoint_serves_the_job_metrics() -> None:
+    metrics = Metrics()
+    metrics.record_job("sync_source", "ok", 0.5)
+    port = free_port()
+    server = serve_metrics(metrics, port)
+    assert server is not None
+    try:
+        async with httpx.AsyncClient() as http:
+            body = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'switchboard_jobs_total{function="sync_source",status="ok"} 1.0' in body
+    assert serve_metrics(Metrics(), None) is None
