@@ -166,7 +166,7 @@ def test_setting_names_are_derived_from_the_model() -> None:
 
 
 def test_every_switchboard_name_in_infra_is_a_setting() -> None:
-    suffixes = {".yaml", ".tpl", ".txt", ".example", ""}
+    suffixes = {".yaml", ".tpl", ".txt", ".example", ".md", ".json", ""}
     files = [p for p in INFRA.rglob("*") if p.is_file() and p.suffix in suffixes]
     used = {name for path in files for name in NAME.findall(path.read_text())}
     assert len(used) >= 15
