@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 HEADER = "X-Request-ID"
 REQUEST_ID_KWARG = "request_id"
 VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes: debug unless failing
 T = TypeVar("T")
 
 
@@ -52,10 +53,12 @@ async def with_request_id(request: Request, call_next: Callable[[Request], Await
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         response = await call_next(request)
         response.headers[HEADER] = request_id
-        log.info(
+        route = route_template(request)
+        log.log(
+            logging.DEBUG if route in QUIET_ROUTES and response.status_code < 400 else logging.INFO,
             "request",
             method=request.method,
-            route=route_template(request),
+            route=route,
             status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 2),
         )

@@ -60,7 +60,7 @@ async def test_malformed_request_ids_are_replaced(live: LiveApp, bad: str) -> No
 
 
 async def test_request_id_is_on_the_json_access_log_line(live: LiveApp) -> None:
-    with captured_logs() as logs:
+    with captured_logs(level="DEBUG") as logs:
         async with httpx.AsyncClient(base_url=live.base_url) as http:
             await http.get("/healthz", headers={"X-Request-ID": "trace-me"})
             missing = await http.post("/api/v1/workspaces/nope/search", json={"query": "x"})
@@ -70,6 +70,7 @@ async def test_request_id_is_on_the_json_access_log_line(live: LiveApp) -> None:
     )
     assert lines[1]["route"] == "/api/v1/workspaces/{workspace}/search" and lines[1]["status"] == 401
     assert lines[1]["request_id"] == missing.headers["X-Request-ID"]
+    assert lines[0]["level"] == "debug" and lines[1]["level"] == "info"  # probes are quiet at INFO
 
 
 async def test_metrics_expose_every_family_and_per_route_latency(live: LiveApp) -> None:
