@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -40,9 +41,12 @@ class CacheStats:
 
 
 class QueryCache:
-    def __init__(self, redis: Redis, *, ttl_s: int = 86400) -> None:
+    def __init__(
+        self, redis: Redis, *, ttl_s: int = 86400, on_lookup: Callable[[bool], None] | None = None
+    ) -> None:
         self._redis = redis
         self._ttl_s = ttl_s
+        self._on_lookup = on_lookup  # a metrics port: called with True on a hit, False on a miss
         self.stats = CacheStats()
 
     async def get(self, key: str) -> Answer | None:
@@ -50,11 +54,16 @@ class QueryCache:
             raw = await self._redis.get(key)
         except RedisError:
             raw = None  # a cache outage costs latency, never an answer
-        if raw is None:
+        self._count(hit=raw is not None)
+        return None if raw is None else Answer.model_validate_json(raw)
+
+    def _count(self, *, hit: bool) -> None:
+        if hit:
+            self.stats.hits += 1
+        else:
             self.stats.misses += 1
-            return None
-        self.stats.hits += 1
-        return Answer.model_validate_json(raw)
+        if self._on_lookup is not None:
+            self._on_lookup(hit)
 
     async def put(self, key: str, answer: Answer) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -19,13 +20,21 @@ def month_start(now: datetime) -> datetime:
 
 class CostLedger:
     def __init__(
-        self, sessions: Sessions, events: EventBus, *, default_monthly_usd: float | None = None
+        self,
+        sessions: Sessions,
+        events: EventBus,
+        *,
+        default_monthly_usd: float | None = None,
+        on_record: Callable[[Completion], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._events = events
         self._default = default_monthly_usd
+        self._on_record = on_record  # a metrics port: tokens and cost of every recorded call
 
     async def record(self, workspace: Workspace, asker: Asker, completion: Completion, purpose: str) -> None:
+        if self._on_record is not None:
+            self._on_record(completion)
         async with self._sessions.begin() as session:
             session.add(
                 LLMCall(

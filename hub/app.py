@@ -6,23 +6,32 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
 from hub import errors
 from hub.api import health, routes
 from hub.container import open_services
-from hub.metrics import Metrics, observe
+from hub.correlation import with_request_id
+from hub.metrics import Metrics, StateGauges, observe
 from hub.migrate import ensure_schema
 from hub.settings import Settings
+from hub.tracing import build_tracer_provider, traced
 
 
-def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, embedder: Embedder | None = None, span_exporter: SpanExporter | None = None
+) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, embedder=embedder) as services:
+        async with open_services(settings, embedder=embedder, metrics=app.state.metrics) as services:
             await ensure_schema(services.engine)
             app.state.services = services
-            yield
+            try:
+                yield
+            finally:
+                if app.state.tracer_provider is not None:
+                    app.state.tracer_provider.shutdown()
 
     app = FastAPI(
         title="Switchboard",
@@ -31,7 +40,11 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         lifespan=lifespan,
     )
     app.state.metrics = Metrics()
+    app.state.gauges = StateGauges(app.state.metrics.registry)
+    app.state.tracer_provider = build_tracer_provider(settings, span_exporter)
     app.middleware("http")(observe)
+    app.middleware("http")(traced)
+    app.middleware("http")(with_request_id)  # outermost: its request id is bound for everything inside
     errors.install(app)
     app.include_router(health.router)
     app.include_router(routes.router)

@@ -42,13 +42,18 @@ def serve(host: str, port: int, demo: bool) -> None:
 
 
 @cli.command()
-def worker() -> None:
+@click.option("--check", is_flag=True, help="Exit 0 if this host's worker is alive (its arq health beat).")
+def worker(check: bool) -> None:
     """An arq worker only (scaled mode: run as many as needed)."""
-    from hub.worker import run_worker
+    import asyncio
+
+    from hub.worker import check_health, run_worker
 
     settings = load_settings()
     if not settings.redis_url:
         fail("`switchboard worker` needs SWITCHBOARD_REDIS_URL")
+    if check:
+        raise SystemExit(0 if asyncio.run(check_health(settings)) else 1)
     run_worker(settings)
 
 

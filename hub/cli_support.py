@@ -12,6 +12,7 @@ from rich.console import Console
 
 from core.errors import SwitchboardError
 from hub.container import Services, open_services
+from hub.logging import configure_logging
 from hub.migrate import ensure_schema
 from hub.settings import Settings
 
@@ -44,11 +45,14 @@ def runs_async(fn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T | None]
 
 
 def load_settings() -> Settings:
+    """The process's settings, built once per command; logging is configured from them here."""
     try:
-        return Settings()
+        settings = Settings()
     except ValueError as exc:
         fail(f"invalid settings: {exc}")
         raise  # unreachable: fail() exits
+    configure_logging(settings)
+    return settings
 
 
 async def services_for(settings: Settings) -> Any:

@@ -30,6 +30,7 @@ from core.suggest import Suggester
 from core.vectors import VectorIndex, connect
 from hub.events import LoggingEventBus
 from hub.keys import fernet
+from hub.metrics import Metrics
 from hub.runtime import read_runtime, store_lock
 from hub.settings import Settings
 
@@ -51,6 +52,7 @@ class Services:
     events: LoggingEventBus
     cache: QueryCache | None
     suggester: Suggester
+    metrics: Metrics
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -74,7 +76,11 @@ def effective_urls(settings: Settings) -> Settings:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, *, embedder: Embedder | None = None, with_redis: bool = True
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    with_redis: bool = True,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Services]:
     """Open DB, index and (optionally) Redis; close them all on exit."""
     settings = effective_urls(settings)
@@ -88,7 +94,9 @@ async def open_services(
         if with_redis and settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-        services = assemble(settings, engine, embedder or build_embedder(settings), redis)
+        services = assemble(
+            settings, engine, embedder or build_embedder(settings), redis, metrics or Metrics()
+        )
         stack.push_async_callback(services.router.close)
         yield services
 
@@ -112,7 +120,9 @@ def build_router(settings: Settings) -> LLMRouter:
     return LLMRouter(providers, failures_to_open=cfg.breaker_failures, cool_down_s=cfg.breaker_cool_down_s)
 
 
-def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis: Redis | None) -> Services:
+def assemble(
+    settings: Settings, engine: AsyncEngine, embedder: Embedder, redis: Redis | None, metrics: Metrics
+) -> Services:
     sessions = make_sessions(engine)
     vectors = VectorIndex(connect(chroma_url=settings.chroma_url, path=settings.chroma_path), embedder)
     analyzer = Analyzer()
@@ -137,10 +147,23 @@ def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis:
     )
     router = build_router(settings)
     events = LoggingEventBus()
-    ledger = CostLedger(sessions, events, default_monthly_usd=settings.llm.monthly_budget_usd)
+    ledger = CostLedger(
+        sessions,
+        events,
+        default_monthly_usd=settings.llm.monthly_budget_usd,
+        on_record=lambda c: metrics.record_llm(
+            c.provider,
+            c.model,
+            input_tokens=c.input_tokens,
+            output_tokens=c.output_tokens,
+            cost_usd=c.cost_usd,
+        ),
+    )
     related = RelatedQuestions(analyzer)
     cache = (
-        QueryCache(redis, ttl_s=settings.cache.ttl_s)
+        QueryCache(
+            redis, ttl_s=settings.cache.ttl_s, on_lookup=lambda hit: metrics.record_cache("query", hit)
+        )
         if redis is not None and settings.cache.enabled
         else None
     )
@@ -166,4 +189,5 @@ def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis:
         events,
         cache,
         Suggester(sessions),
+        metrics,
     )

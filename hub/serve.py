@@ -103,4 +103,11 @@ def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
         if embedded_worker:
             child = start_worker_child(settings)
             stack.callback(stop_process, child)
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            log_config=None,  # keep hub.logging's format (JSON when asked)
+            access_log=False,  # hub.correlation logs one line per request, with its request id
+        )

@@ -81,6 +81,21 @@ class IngestSettings(BaseModel):
     max_file_mb: int = Field(default=50, gt=0)
 
 
+class WorkerSettings(BaseModel):
+    """``switchboard worker``: a Prometheus endpoint for its job metrics, and its arq health-check beat."""
+
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    health_check_interval_s: int = Field(default=15, gt=0, le=3600)
+
+
+class OtelSettings(BaseModel):
+    """Optional OpenTelemetry tracing: set ``endpoint`` (an OTLP/gRPC collector) to turn it on."""
+
+    endpoint: str | None = None
+    service_name: str = "switchboard"
+    insecure: bool = True
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -101,6 +116,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    otel: OtelSettings = Field(default_factory=OtelSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

@@ -6,25 +6,32 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
+from prometheus_client import start_http_server
+from redis.asyncio import Redis
 
 from core import workspaces
 from core.indexing import ingest_all
 from hub.container import open_services
+from hub.correlation import observed
 from hub.files import read_documents
+from hub.metrics import QUEUE_KEY, Metrics
 from hub.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-QUEUE = "switchboard:queue"
+QUEUE = QUEUE_KEY
 
 
+@observed
 async def ingest_paths(
     ctx: dict[str, Any],
     workspace: str,
@@ -57,12 +64,38 @@ async def enqueue_pool(settings: Settings) -> ArqRedis:
     return await create_pool(redis_settings(settings), default_queue_name=QUEUE)
 
 
-def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
+def health_check_key(host: str | None = None) -> str:
+    """One arq health-check key per host (container / pod), so a check sees its own worker."""
+    return f"{QUEUE}:health-check:{host or socket.gethostname()}"
+
+
+async def check_health(settings: Settings) -> bool:
+    """True when this host's worker wrote its health-check beat recently (``switchboard worker --check``)."""
+    redis_settings(settings)  # the same clear error as the worker when no Redis URL is set
+    redis = Redis.from_url(str(settings.redis_url))
+    try:
+        return bool(await redis.get(health_check_key()))
+    finally:
+        await redis.aclose()
+
+
+def serve_metrics(metrics: Metrics, port: int | None) -> WSGIServer | None:
+    """The worker's own Prometheus endpoint (a daemon thread), when ``SWITCHBOARD_WORKER__METRICS_PORT``."""
+    if port is None:
+        return None
+    server, _ = start_http_server(port, registry=metrics.registry)
+    log.info("worker metrics listening", port=port)
+    return server
+
+
+def build_worker(settings: Settings, *, burst: bool = False, metrics: Metrics | None = None) -> Worker:
     stack: dict[str, Any] = {}
+    metrics = metrics or Metrics()
 
     async def startup(ctx: dict[str, Any]) -> None:
-        manager = open_services(settings)
+        manager = open_services(settings, metrics=metrics)
         ctx["services"] = await manager.__aenter__()
+        ctx["metrics"] = metrics
         stack["manager"] = manager
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -80,10 +113,14 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         max_jobs=4,
         job_timeout=3600,
         handle_signals=not burst,
+        health_check_interval=settings.worker.health_check_interval_s,
+        health_check_key=health_check_key(),
     )
 
 
 def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight jobs' bookkeeping and close connections."""
     asyncio.set_event_loop(asyncio.new_event_loop())
-    build_worker(settings).run()
+    metrics = Metrics()
+    serve_metrics(metrics, settings.worker.metrics_port)
+    build_worker(settings, metrics=metrics).run()

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from hub import scrape
 from hub.deps import ServicesDep
 
 router = APIRouter(tags=["operations"])
@@ -44,5 +45,5 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request, services: ServicesDep) -> Response:
-    request.app.state.metrics.sample_cache(services.cache.stats if services.cache else None)
+    await scrape.refresh(request.app.state.gauges, services)
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

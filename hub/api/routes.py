@@ -38,7 +38,9 @@ async def search(body: SearchRequest, access: WorkspaceDep, services: ServicesDe
 async def ask(body: AskRequest, access: WorkspaceDep, services: ServicesDep) -> Answer:
     question = Question(text=body.question, filters=body.filters, conversation_id=body.conversation_id)
     asker = Asker(platform="api", user_id=f"apikey:{access.principal.key_id}")
-    return await services.asker.ask(access.workspace, question, asker, Access(public_only=True))
+    answer = await services.asker.ask(access.workspace, question, asker, Access(public_only=True))
+    services.metrics.record_answer(answer.mode, answer.abstained)
+    return answer
 
 
 @router.get("/suggest", response_model=SuggestResponse, summary="Autocomplete a question from this workspace")

@@ -128,5 +128,5 @@ async def test_suggest_is_scoped_and_metrics_show_cache_hits(
         for _ in range(2):
             await ask(live.base_url, key_a, "What is the hotel limit in London?", "m")
         metrics = (await http.get("/metrics")).text
-    assert 'switchboard_query_cache{outcome="hit"} 1.0' in metrics
-    assert "switchboard_query_cache_hit_ratio 0.5" in metrics
+    assert 'switchboard_cache_requests_total{cache="query",result="hit"} 1.0' in metrics
+    assert 'switchboard_cache_requests_total{cache="query",result="miss"} 1.0' in metrics

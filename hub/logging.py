@@ -1,0 +1,60 @@
+"""Structured logs with structlog: JSON lines (``SWITCHBOARD_LOG_JSON=true``) or readable console lines.
+
+``configure_logging`` runs once per process, from ``main()`` (the CLI's ``load_settings``). The standard
+library's loggers (uvicorn, arq, SQLAlchemy) go through the same renderer, so every line of a process has
+one format, and context bound with ``structlog.contextvars`` (request ids, job ids) appears on each line.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+import structlog
+from structlog.typing import Processor
+
+from hub.settings import Settings
+
+
+def shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+
+
+def renderer(as_json: bool) -> Processor:
+    if as_json:
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging to one handler on ``stream`` (stderr: stdout stays for results)."""
+    level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[*shared_processors(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer(settings.log_json),
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq"):
+        logging.getLogger(name).handlers = []
+        logging.getLogger(name).propagate = True
