@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -89,7 +90,23 @@ async def queue_demo(settings: Settings, console: Console) -> None:
     )
 
 
+class Stopped(Exception):
+    """SIGTERM, turned into an exception so the embedded services are stopped on the way out."""
+
+
+def raise_stopped(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
 def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
+    """Serve until SIGINT or SIGTERM, then stop the worker child, Chroma and Valkey (uvicorn re-raises the
+    signal after its graceful shutdown; our handler makes that an exception that unwinds the exit stack)."""
+    with contextlib.suppress(KeyboardInterrupt, Stopped):
+        _run(settings, host=host, port=port, demo=demo)
+
+
+def _run(settings: Settings, *, host: str, port: int, demo: bool) -> None:
+    signal.signal(signal.SIGTERM, raise_stopped)
     console = Console(stderr=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded_worker = not settings.redis_url

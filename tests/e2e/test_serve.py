@@ -32,13 +32,18 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             stderr=log,
         )
     base = f"http://127.0.0.1:{port}"
+    runtime = tmp_path / "var" / "runtime.json"
     try:
         wait_ready(base, process, tmp_path / "serve.log")
+        embedded = json.loads(runtime.read_text())
         yield base, env
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     assert process.returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]
+    assert not runtime.exists()  # SIGTERM stops the embedded services too
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{embedded['chroma_url']}/api/v2/heartbeat", timeout=2)
 
 
 def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 120) -> None:
