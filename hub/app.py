@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from core.embeddings import Embedder
 from hub import errors
-from hub.api import health, routes
+from hub.api import health, jobs, routes
 from hub.container import open_services
 from hub.metrics import Metrics, observe
 from hub.migrate import ensure_schema
@@ -35,4 +35,5 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     errors.install(app)
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.include_router(jobs.router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import MultiFernet
@@ -16,11 +16,14 @@ from core.ask import AskService
 from core.db import Sessions, make_engine, make_sessions
 from core.embeddings import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from core.extractive import ExtractiveAnswerer
-from core.indexing import Indexer
+from core.indexing import Indexer, Parser
+from core.ingest.parse import parse
+from core.jobs import JobPorts
 from core.retrieval import RetrievalConfig, Retriever
 from core.vectors import VectorIndex, connect
 from hub.keys import fernet
 from hub.runtime import read_runtime, store_lock
+from hub.sandbox import ParseSandbox
 from hub.settings import Settings
 
 
@@ -36,6 +39,7 @@ class Services:
     asker: AskService
     redis: Redis | None
     fernet: MultiFernet
+    ports: JobPorts = field(default_factory=JobPorts)  # what connectors/webhooks register for jobs
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -59,9 +63,16 @@ def effective_urls(settings: Settings) -> Settings:
 
 @contextlib.asynccontextmanager
 async def open_services(
-    settings: Settings, *, embedder: Embedder | None = None, with_redis: bool = True
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    with_redis: bool = True,
+    sandboxed: bool = False,
 ) -> AsyncIterator[Services]:
-    """Open DB, index and (optionally) Redis; close them all on exit."""
+    """Open DB, index and (optionally) Redis; close them all on exit.
+
+    ``sandboxed`` (the worker) parses documents in killable child processes with a timeout.
+    """
     settings = effective_urls(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
@@ -73,10 +84,19 @@ async def open_services(
         if with_redis and settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
-        yield assemble(settings, engine, embedder or build_embedder(settings), redis)
+        parser: Parser = parse
+        if sandboxed:
+            sandbox = ParseSandbox(
+                timeout_s=settings.ingest.parse_timeout_s, memory_mb=settings.ingest.parse_memory_mb
+            )
+            stack.callback(sandbox.close)
+            parser = sandbox
+        yield assemble(settings, engine, embedder or build_embedder(settings), redis, parser)
 
 
-def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis: Redis | None) -> Services:
+def assemble(
+    settings: Settings, engine: AsyncEngine, embedder: Embedder, redis: Redis | None, parser: Parser = parse
+) -> Services:
     sessions = make_sessions(engine)
     vectors = VectorIndex(connect(chroma_url=settings.chroma_url, path=settings.chroma_path), embedder)
     analyzer = Analyzer()
@@ -96,6 +116,7 @@ def assemble(settings: Settings, engine: AsyncEngine, embedder: Embedder, redis:
         max_pdf_pages=settings.ingest.max_pdf_pages,
         chunk_tokens=r.chunk_tokens,
         overlap_tokens=r.overlap_tokens,
+        parser=parser,
     )
     asker = AskService(sessions, retriever, ExtractiveAnswerer(embedder, analyzer))
     return Services(
