@@ -29,6 +29,10 @@ class Hub:
     settings: Settings
 
 
+def spool_is_empty(folder: Path) -> bool:
+    return not any(folder.iterdir())
+
+
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
@@ -94,7 +98,7 @@ async def test_hostile_files_fail_one_by_one_while_good_files_are_indexed(hub: H
     assert accepted["files"] == len(files)
     job = await wait_job(hub.http, f"/api/v1/workspaces/alpha/jobs/{accepted['job_id']}", hub.editor)
     assert job["status"] == "done"
-    errors = {e["item"]: e["error"] for e in job["errors"]}  # type: ignore[union-attr]
+    errors = {e["item"]: e["error"] for e in job["errors"]}
     assert "compression ratio" in errors["bomb.zip/zeros.txt"]
     assert "'..'" in errors["slip.zip/../../etc/evil.txt"]
     assert "absolute" in errors["slip.zip//abs/evil.txt"]
@@ -111,7 +115,7 @@ async def test_hostile_files_fail_one_by_one_while_good_files_are_indexed(hub: H
     assert (await search_ids(hub, "frobnicator restart"))[0] == "slip.zip/good/ok.md"
     assert (await search_ids(hub, "quarterly revenue"))[0] == "report.pdf"
     assert (await hub.http.get("/healthz")).status_code == 200
-    assert not any(Path(hub.settings.spool_path).iterdir()), "the spool is cleaned after the job"
+    assert spool_is_empty(hub.settings.spool_path), "the spool is cleaned after the job"
 
 
 async def test_upload_needs_editor_and_stays_in_its_workspace(hub: Hub) -> None:
@@ -138,7 +142,7 @@ async def test_bad_requests_get_clear_4xx(hub: Hub) -> None:
     assert no_files.status_code == 422
     bad_collection = await upload(hub, [("a.md", b"text")], collection="Not A Slug")
     assert bad_collection.status_code == 422 and "collection" in bad_collection.text
-    assert not any(Path(hub.settings.spool_path).iterdir()), "refused uploads leave nothing behind"
+    assert spool_is_empty(hub.settings.spool_path), "refused uploads leave nothing behind"
 
 
 async def test_an_upload_over_the_request_cap_is_refused_with_413(hub: Hub, embedder: MiniLMEmbedder) -> None:
@@ -164,7 +168,7 @@ async def test_an_upload_over_the_request_cap_is_refused_with_413(hub: Hub, embe
             headers={**auth(hub.editor), "Content-Type": "multipart/form-data; boundary=b"},
         )
         assert streamed.status_code == 413
-    assert not any(Path(strict.spool_path).iterdir()), "refused uploads leave nothing behind"
+    assert spool_is_empty(strict.spool_path), "refused uploads leave nothing behind"
 
 
 async def test_sse_follows_a_200_file_upload_from_queued_to_done(hub: Hub) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis.asyncio import Redis
@@ -78,15 +79,13 @@ async def flush(redis_url: str) -> None:
         await redis.aclose()
 
 
-async def wait_job(
-    http: httpx.AsyncClient, url: str, key: str, timeout_s: float = 120.0
-) -> dict[str, object]:
+async def wait_job(http: httpx.AsyncClient, url: str, key: str, timeout_s: float = 120.0) -> dict[str, Any]:
     """Poll GET .../jobs/{id} until the job is done or failed."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         response = await http.get(url, headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == 200, response.text
-        job: dict[str, object] = response.json()
+        job: dict[str, Any] = response.json()
         if job["status"] in ("done", "failed"):
             return job
         if asyncio.get_running_loop().time() > deadline:
