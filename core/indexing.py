@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import keyword
@@ -124,6 +125,7 @@ class Indexer:
         A document that fails to parse gets a failed result; the others still go in.
         """
         self._check_model(workspace)
+        await self._ensure_collections(workspace, {d.collection for d in batch})
         results: dict[int, IngestResult] = {}
         todo: list[tuple[int, Prepared]] = []
         unchanged = await self._unchanged(workspace, batch)
@@ -137,6 +139,15 @@ class Indexer:
                 results[i] = IngestResult(incoming.external_id, "failed", error=str(exc))
         await self._embed_and_write(workspace, todo, results)
         return [results[i] for i in range(len(batch))]
+
+    async def _ensure_collections(self, workspace: Workspace, names: set[str]) -> None:
+        """Create missing collections each in its own transaction: concurrent jobs may race to create one."""
+        for name in sorted(names):
+            try:
+                async with self._sessions.begin() as session:
+                    await ensure_collection(session, workspace.id, name)
+            except IntegrityError:  # another writer created it first: it exists now
+                continue
 
     def _check_model(self, workspace: Workspace) -> None:
         if workspace.embedding_model and workspace.embedding_model != self._embedder.name:

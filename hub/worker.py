@@ -9,6 +9,7 @@ idempotent, so running one twice is harmless.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -159,5 +160,9 @@ def build_worker(
 
 def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight jobs' bookkeeping and close connections."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Chroma call is noise
     asyncio.set_event_loop(asyncio.new_event_loop())
     build_worker(settings).run()

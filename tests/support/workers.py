@@ -42,7 +42,8 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
         SWITCHBOARD_DATABASE_URL=settings.resolved_database_url(),
         SWITCHBOARD_REDIS_URL=settings.redis_url or "",
         SWITCHBOARD_CHROMA_URL=settings.chroma_url or "",
-        SWITCHBOARD_LOG_LEVEL="WARNING",
+        SWITCHBOARD_LOG_LEVEL="INFO",
+        SWITCHBOARD_JOBS__LEASE_S=str(settings.jobs.lease_s),
         **extra,
     )
     return env
