@@ -136,7 +136,7 @@ async def test_a_transient_error_gives_up_after_max_tries(
 
 
 async def test_refresh_claims_each_due_source_once(services: Services) -> None:
-    workspace, source = await add_source(services, "web", interval=60)
+    _, source = await add_source(services, "web", interval=60)
     first, second = await asyncio.gather(claim_due(services), claim_due(services))
     assert len(first) + len(second) == 1, "two crons racing queue one sync"
     assert await claim_due(services) == [], "a queued source is not queued again"
