@@ -58,28 +58,34 @@ def newer(snapshot: dict[str, Any], last: dict[str, Any]) -> bool:
     return snapshot != last
 
 
-async def follow(
+async def snapshots(
     services: Services, workspace_id: int, job_id: int, *, recheck_s: float = 2.0
-) -> AsyncIterator[str]:
-    """SSE frames for one job: its current state, then every change, until it is done or failed."""
+) -> AsyncIterator[dict[str, Any] | None]:
+    """One job's current state, then every change until it is done or failed (None: nothing new yet)."""
     pubsub = services.redis.pubsub() if services.redis is not None else None
     if pubsub is not None:
         await pubsub.subscribe(channel(job_id))
     try:
         last = await current(services, workspace_id, job_id)
-        yield frame(last)
+        yield last
         while last["status"] not in TERMINAL:
             snapshot = await next_snapshot(pubsub, recheck_s)
             if snapshot is None:
                 snapshot = await current(services, workspace_id, job_id)
             if newer(snapshot, last):
                 last = snapshot
-                yield frame(last)
+                yield last
             else:
-                yield ": keep-alive\n\n"
+                yield None
     finally:
         if pubsub is not None:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def follow(services: Services, workspace_id: int, job_id: int) -> AsyncIterator[str]:
+    """The same as server-sent event frames, with a keep-alive comment when nothing changed."""
+    async for snapshot in snapshots(services, workspace_id, job_id):
+        yield ": keep-alive\n\n" if snapshot is None else frame(snapshot)
 
 
 async def next_snapshot(pubsub: Any, timeout_s: float) -> dict[str, Any] | None:

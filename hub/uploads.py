@@ -190,13 +190,16 @@ def too_large(settings: Settings) -> HTTPException:
 
 
 def spool_files(settings: Settings, files: list[tuple[str, Path]]) -> Received:
-    """Copy local files into a new spool folder (``ingest --via-worker``): the same job path as uploads."""
+    """Copy local files (named by trusted relative paths) into a new spool folder (``ingest --via-worker``):
+    from here on, the same job path as uploads."""
     folder = settings.spool_path / uuid.uuid4().hex
     folder.mkdir(parents=True)
     received, taken = Received(folder), set[str]()
     cap = settings.ingest.max_file_mb * MB
     for n, (name, source) in enumerate(files):
-        spooled = SpooledFile(safe_name(name, taken, n + 1), str(folder / f"{n:06d}"), source.stat().st_size)
+        unique = name if name not in taken else safe_name(name, taken, n + 1)
+        taken.add(unique)
+        spooled = SpooledFile(unique, str(folder / f"{n:06d}"), source.stat().st_size)
         if spooled.size > cap:
             spooled.error = f"file is larger than the limit of {cap // MB} MB"
         else:
