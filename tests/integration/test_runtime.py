@@ -22,7 +22,8 @@ def test_a_killed_embedded_valkey_comes_back_on_the_same_url_with_its_data(tmp_p
     try:
         client = redis.Redis.from_url(url)
         client.set("queued", "job:1")
-        client.bgrewriteaof()  # flush to the append-only file now, not within a second
+        # flush to the append-only file now, not within a second
+        client.bgrewriteaof()  # type: ignore[no-untyped-call]
         time.sleep(1.5)
         client.close()
         assert (tmp_path / "valkey").is_dir(), "it lives in the data dir"
