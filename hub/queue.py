@@ -15,11 +15,12 @@ from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import update
 
 from core import jobs
 from core.errors import TransientError
 from core.jobs import JobKind
-from core.tables import Job
+from core.tables import Job, utcnow
 from hub.container import Services
 
 QUEUE = "switchboard:queue"
@@ -51,7 +52,16 @@ async def submit(
         raise TransientError("no job queue is configured (set SWITCHBOARD_REDIS_URL or run `serve`)")
     async with services.sessions.begin() as session:
         job = await jobs.create(session, workspace_id, kind, params, total=total)
-    await enqueue(services.redis, job)
+    try:
+        await enqueue(services.redis, job)
+    except TransientError as exc:  # never leave a record that no worker will ever pick up
+        async with services.sessions.begin() as session:
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id)
+                .values(status="failed", errors=[{"item": "", "error": str(exc)}], finished_at=utcnow())
+            )
+        raise
     return job
 
 

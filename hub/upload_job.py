@@ -27,6 +27,7 @@ from hub.settings import Settings
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 BATCH_ITEMS = 32
 BATCH_BYTES = 64 * 1024 * 1024
+MISSING = "the spooled file is missing (API and workers must share SWITCHBOARD_INGEST__SPOOL_DIR)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,9 @@ def plan(files: list[dict[str, Any]], limits: ArchiveLimits) -> list[Item]:
         name, path = str(spooled["name"]), Path(spooled["path"])
         if spooled.get("error"):
             items.append(Item(name, path, error=str(spooled["error"])))
-        elif not path.is_file() or path.stat().st_size == 0:
+        elif not path.is_file():
+            items.append(Item(name, path, error=MISSING))
+        elif path.stat().st_size == 0:
             items.append(Item(name, path, error="empty file"))
         elif is_archive(path):
             items.extend(expand(name, path, limits))

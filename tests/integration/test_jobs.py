@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from core import workspaces
 from core.embeddings import MiniLMEmbedder
@@ -37,14 +38,14 @@ async def services(
         data_dir=tmp_path / "var",
         redis_url=redis_url,
         chroma_url=chroma_server,
-        jobs=JobSettings(retry_base_s=0.2, max_tries=3),
+        jobs=JobSettings(retry_base_s=0.6, max_tries=3),
     )
     async with open_services(settings, embedder=embedder) as opened:
         await upgrade(opened.engine)
         yield opened
 
 
-async def add_source(services: Services, kind: str, interval: int | None = 60) -> tuple[Workspace, Source]:
+async def add_source(services: Services, kind: str, interval: int | None = None) -> tuple[Workspace, Source]:
     async with services.sessions.begin() as session:
         workspace = await workspaces.create(session, "seams")
         collection_id = await ensure_collection(session, workspace.id, "default")
@@ -114,8 +115,8 @@ async def test_a_transient_error_is_retried_with_backoff_then_succeeds(
     await run_burst(services, embedder)
     done = await job(services, queued.id)
     assert done.status == "done" and done.attempts == 3 and done.counts == {"created": 1}
-    assert calls[2] - calls[1] >= calls[1] - calls[0] >= 0.2, "backoff grows"
-    assert backoff_s(services.settings, 1, None) == 0.2 and backoff_s(services.settings, 3, None) == 0.8
+    assert calls[1] - calls[0] >= 0.6 and calls[2] - calls[1] >= 1.2, "backoff doubles"
+    assert backoff_s(services.settings, 1, None) == 0.6 and backoff_s(services.settings, 3, None) == 2.4
     assert backoff_s(services.settings, 1, 30.0) == 30.0, "a Retry-After wins"
 
 
@@ -194,3 +195,32 @@ def test_the_sandbox_kills_a_parse_that_runs_past_its_timeout() -> None:
             real(b"\xff\xfe bad", "txt", max_pdf_pages=1)
     finally:
         real.close()
+
+
+async def test_a_job_that_cannot_be_queued_is_recorded_as_failed(
+    tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    from hub.runtime import free_port
+
+    down = Settings(data_dir=tmp_path / "down", redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with open_services(down, embedder=embedder) as opened:
+        await upgrade(opened.engine)
+        async with opened.sessions.begin() as session:
+            workspace = await workspaces.create(session, "down")
+        with pytest.raises(TransientError, match="job queue is unavailable"):
+            await submit(opened, workspace.id, "webhook", {"url": "http://127.0.0.1:9/"})
+        async with opened.sessions() as session:
+            rows = (await session.scalars(select(Job))).all()
+    assert [(j.status, "unavailable" in j.errors[0]["error"]) for j in rows] == [("failed", True)]
+
+
+async def test_the_refresh_cron_queues_and_runs_a_sync_for_a_due_source(
+    services: Services, embedder: MiniLMEmbedder
+) -> None:
+    _, source = await add_source(services, "sharepoint", interval=60)
+    await run_burst(services, embedder)  # the cron runs at worker start-up, then its sync job runs
+    async with services.sessions() as session:
+        rows = (await session.scalars(select(Job))).all()
+        refreshed = await session.get(Source, source.id)
+    assert [(j.kind, j.status, j.params) for j in rows] == [("sync", "done", {"source_id": source.id})]
+    assert refreshed is not None and refreshed.status == "idle" and refreshed.last_synced_at is not None
