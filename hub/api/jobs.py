@@ -48,6 +48,15 @@ def view(snapshot: dict[str, Any]) -> JobView:
     return JobView.model_validate({k: v for k, v in snapshot.items() if k != "workspace_id"})
 
 
+UPLOAD_FORM = {
+    "type": "object",
+    "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "collection": {"type": "string", "pattern": "^[a-z0-9-]{1,63}$"},
+    },
+    "required": ["files"],
+}
+
 UPLOAD_DOC = """Send files as `multipart/form-data`, one part per file (any field name; `files` is usual), and
 optionally a `collection` field. Files are streamed to disk, type is sniffed from content, zip archives
 are expanded. Returns 202 with a job to follow at `/jobs/{id}/events`."""
@@ -60,6 +69,9 @@ are expanded. Returns 202 with a job to follow at `/jobs/{id}/events`."""
     summary="Upload many files (and zip archives) to index, as one background job",
     description=UPLOAD_DOC,
     responses={413: {"description": "the request is over the per-request size cap"}},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": UPLOAD_FORM}}}
+    },
 )
 async def upload(request: Request, access: WorkspaceDep, services: ServicesDep) -> Accepted:
     require(access, "editor")

@@ -163,22 +163,24 @@ async def test_queued_jobs_survive_a_valkey_restart_with_append_only_persistence
         server.stop()
 
 
-async def test_two_workers_share_the_queue_and_run_each_job_once(
-    services: Services, drill_settings: Settings, tmp_path: Path
+async def test_two_workers_on_postgresql_share_the_queue_and_run_each_job_once(
+    drill_settings: Settings, postgres_url: str, embedder: MiniLMEmbedder, tmp_path: Path
 ) -> None:
-    async with services.sessions.begin() as session:
-        workspace = await workspaces.create(session, "scaled")
-    job_ids = [
-        await queue_upload(services, workspace, write_corpus(tmp_path / f"s{n}", 4, f"set{n}"))
-        for n in range(8)
-    ]
-    with (
-        worker_process(drill_settings, tmp_path / "w1.log"),
-        worker_process(drill_settings, tmp_path / "w2.log"),
-    ):
-        jobs = [await wait_for(services, job_id, done=True) for job_id in job_ids]
-    assert all(j.status == "done" and j.attempts == 1 for j in jobs), [
-        (j.id, j.status, j.attempts) for j in jobs
-    ]
-    assert sum(j.counts.get("created", 0) for j in jobs) == 32
-    await assert_index_exact(services, workspace, 32)
+    """Scaled mode as deployed: PostgreSQL, Redis, a Chroma server, two `switchboard worker` processes."""
+    settings = drill_settings.model_copy(update={"database_url": postgres_url})
+    await flush(str(settings.redis_url))
+    async with open_services(settings, embedder=embedder) as scaled:
+        await upgrade(scaled.engine)
+        async with scaled.sessions.begin() as session:
+            workspace = await workspaces.create(session, "scaled")
+        job_ids = [
+            await queue_upload(scaled, workspace, write_corpus(tmp_path / f"s{n}", 4, f"set{n}"))
+            for n in range(8)
+        ]
+        with worker_process(settings, tmp_path / "w1.log"), worker_process(settings, tmp_path / "w2.log"):
+            jobs = [await wait_for(scaled, job_id, done=True) for job_id in job_ids]
+        assert all(j.status == "done" and j.attempts == 1 for j in jobs), [
+            (j.id, j.status, j.attempts) for j in jobs
+        ]
+        assert sum(j.counts.get("created", 0) for j in jobs) == 32
+        await assert_index_exact(scaled, workspace, 32)
