@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from pathlib import Path
 
 import uvicorn
@@ -93,6 +94,10 @@ async def queue_demo(settings: Settings, console: Console) -> None:
     )
 
 
+def exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
     console = Console(stderr=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,4 +116,7 @@ def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
             supervisor.watch(child.ensure)
         supervisor.start()
         stack.callback(supervisor.stop)  # registered last, runs first: nothing restarts during shutdown
+        # uvicorn re-raises the SIGTERM it caught once it has stopped; by default that would kill this
+        # process on the spot and orphan Valkey, Chroma and the worker. Unwind the stack instead.
+        signal.signal(signal.SIGTERM, exit_on_signal)
         uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
