@@ -12,10 +12,11 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import keyword
@@ -24,7 +25,7 @@ from core.db import Sessions
 from core.embeddings import Embedder
 from core.errors import IndexMismatch, ParseError
 from core.ingest.chunk import chunk_document
-from core.ingest.parse import detect_type, parse
+from core.ingest.parse import ParsedDocument, detect_type, parse
 from core.tables import Chunk, Collection, Document, Workspace, utcnow
 from core.vectors import VectorIndex
 
@@ -85,6 +86,12 @@ def passage_text(title: str, section: str, text: str) -> str:
     return "\n".join([*dict.fromkeys(head), text])
 
 
+class Parser(Protocol):
+    """Bytes of a known type -> text blocks (``core.ingest.parse.parse``, or a sandboxed equivalent)."""
+
+    def __call__(self, data: bytes, doc_type: str, *, max_pdf_pages: int) -> ParsedDocument: ...
+
+
 class Indexer:
     def __init__(
         self,
@@ -96,8 +103,10 @@ class Indexer:
         max_pdf_pages: int = 2000,
         chunk_tokens: int = 200,
         overlap_tokens: int = 40,
+        parser: Parser = parse,
     ) -> None:
         self._sessions = sessions
+        self._parse = parser
         self._vectors = vectors
         self._embedder = embedder
         self._analyzer = analyzer
@@ -116,6 +125,7 @@ class Indexer:
         A document that fails to parse gets a failed result; the others still go in.
         """
         self._check_model(workspace)
+        await self._ensure_collections(workspace, {d.collection for d in batch})
         results: dict[int, IngestResult] = {}
         todo: list[tuple[int, Prepared]] = []
         unchanged = await self._unchanged(workspace, batch)
@@ -129,6 +139,15 @@ class Indexer:
                 results[i] = IngestResult(incoming.external_id, "failed", error=str(exc))
         await self._embed_and_write(workspace, todo, results)
         return [results[i] for i in range(len(batch))]
+
+    async def _ensure_collections(self, workspace: Workspace, names: set[str]) -> None:
+        """Create missing collections each in its own transaction: concurrent jobs may race to create one."""
+        for name in sorted(names):
+            try:
+                async with self._sessions.begin() as session:
+                    await ensure_collection(session, workspace.id, name)
+            except IntegrityError:  # another writer created it first: it exists now
+                continue
 
     def _check_model(self, workspace: Workspace) -> None:
         if workspace.embedding_model and workspace.embedding_model != self._embedder.name:
@@ -152,7 +171,7 @@ class Indexer:
 
     def prepare(self, incoming: IncomingDocument) -> Prepared:
         doc_type = incoming.doc_type or detect_type(incoming.data, incoming.filename or incoming.external_id)
-        parsed = parse(incoming.data, doc_type, max_pdf_pages=self._max_pdf_pages)
+        parsed = self._parse(incoming.data, doc_type, max_pdf_pages=self._max_pdf_pages)
         title = incoming.title or parsed.title or ""
         shown = title or incoming.filename or incoming.external_id
         prepared = Prepared(incoming, incoming.content_hash(), shown[:1024], doc_type, parsed.text)

@@ -195,11 +195,15 @@ class Job(Base):
     progress: Mapped[int] = mapped_column(Integer, default=0)
     total: Mapped[int] = mapped_column(Integer, default=0)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    errors: Mapped[list[str]] = mapped_column(default=list)
+    # One {"item": name, "error": message} per failed item (or the job itself).
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # How many times a worker started this job (>1 after a retry or a worker crash).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime | None] = mapped_column()
 
 
 class AnswerLog(Base):

@@ -132,5 +132,11 @@ class VectorIndex:
         if name in names:
             await self._run(self._client.delete_collection, name)
 
+    async def chunk_ids(self, workspace_uid: str) -> set[int]:
+        """Every chunk id with a vector in this workspace (consistency checks against the DB)."""
+        collection = await self._run(self._collection, workspace_uid)
+        result = await self._run(collection.get, include=[])
+        return {int(i) for i in result["ids"]}
+
     async def heartbeat(self) -> None:
         await self._run(self._client.heartbeat)

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
 from hub import errors
-from hub.api import health, routes
+from hub.api import health, jobs, routes
 from hub.container import open_services
 from hub.correlation import with_request_id
 from hub.metrics import Metrics, StateGauges, observe
@@ -48,4 +48,5 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.include_router(jobs.router)
     return app

@@ -61,12 +61,22 @@ def worker(check: bool) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--workspace", required=True, help="Target workspace (created if missing).")
 @click.option("--collection", default=None, help="Collection name (default: `default`).")
+@click.option(
+    "--via-worker",
+    is_flag=True,
+    help="Queue the files as one upload job for the workers (the REST upload path) and follow its progress.",
+)
 @runs_async
-async def ingest(paths: tuple[Path, ...], workspace: str, collection: str | None) -> None:
+async def ingest(paths: tuple[Path, ...], workspace: str, collection: str | None, via_worker: bool) -> None:
     """Ingest files and folders, with a progress bar."""
     check_slug(workspace)
     if collection:
         check_slug(collection, "collection")
+    if via_worker:
+        from hub.cli_jobs import ingest_via_worker
+
+        report_job(await ingest_via_worker(load_settings(), list(paths), workspace, collection))
+        return
     documents = read_documents(list(paths), collection=collection)
     if not documents:
         fail("no files found")
@@ -92,6 +102,18 @@ def report_ingest(results: list[Any]) -> None:
             err().print(f"[yellow]failed:[/yellow] {result.external_id}: {result.error}")
     click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if counts.get("failed"):
+        raise SystemExit(1)
+
+
+def report_job(snapshot: dict[str, Any]) -> None:
+    for error in snapshot.get("errors", []):
+        err().print(f"[yellow]failed:[/yellow] {error['item'] or 'job'}: {error['error']}")
+    counts = snapshot.get("counts", {})
+    click.echo(
+        f"job {snapshot.get('id')} {snapshot.get('status')}: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    )
+    if snapshot.get("status") != "done" or counts.get("failed"):
         raise SystemExit(1)
 
 

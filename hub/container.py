@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import MultiFernet
@@ -20,7 +20,9 @@ from core.db import Sessions, make_engine, make_sessions
 from core.embeddings import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from core.extractive import ExtractiveAnswerer
 from core.generation import GroundedAnswerer
-from core.indexing import Indexer
+from core.indexing import Indexer, Parser
+from core.ingest.parse import parse
+from core.jobs import JobPorts
 from core.llm import LLMRouter, ProviderConfig
 from core.memory import ConversationMemory
 from core.related import RelatedQuestions
@@ -32,6 +34,7 @@ from hub.events import LoggingEventBus
 from hub.keys import fernet
 from hub.metrics import Metrics
 from hub.runtime import read_runtime, store_lock
+from hub.sandbox import ParseSandbox
 from hub.settings import Settings
 
 
@@ -53,6 +56,7 @@ class Services:
     cache: QueryCache | None
     suggester: Suggester
     metrics: Metrics
+    ports: JobPorts = field(default_factory=JobPorts)  # what connectors/webhooks register for jobs
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -81,8 +85,12 @@ async def open_services(
     embedder: Embedder | None = None,
     with_redis: bool = True,
     metrics: Metrics | None = None,
+    sandboxed: bool = False,
 ) -> AsyncIterator[Services]:
-    """Open DB, index and (optionally) Redis; close them all on exit."""
+    """Open DB, index and (optionally) Redis; close them all on exit.
+
+    ``sandboxed`` (the worker) parses documents in killable child processes with a timeout.
+    """
     settings = effective_urls(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
@@ -94,8 +102,15 @@ async def open_services(
         if with_redis and settings.redis_url:
             redis = Redis.from_url(settings.redis_url)
             stack.push_async_callback(redis.aclose)
+        parser: Parser = parse
+        if sandboxed:
+            sandbox = ParseSandbox(
+                timeout_s=settings.ingest.parse_timeout_s, memory_mb=settings.ingest.parse_memory_mb
+            )
+            stack.callback(sandbox.close)
+            parser = sandbox
         services = assemble(
-            settings, engine, embedder or build_embedder(settings), redis, metrics or Metrics()
+            settings, engine, embedder or build_embedder(settings), redis, metrics or Metrics(), parser
         )
         stack.push_async_callback(services.router.close)
         yield services
@@ -121,7 +136,12 @@ def build_router(settings: Settings) -> LLMRouter:
 
 
 def assemble(
-    settings: Settings, engine: AsyncEngine, embedder: Embedder, redis: Redis | None, metrics: Metrics
+    settings: Settings,
+    engine: AsyncEngine,
+    embedder: Embedder,
+    redis: Redis | None,
+    metrics: Metrics,
+    parser: Parser = parse,
 ) -> Services:
     sessions = make_sessions(engine)
     vectors = VectorIndex(connect(chroma_url=settings.chroma_url, path=settings.chroma_path), embedder)
@@ -144,6 +164,7 @@ def assemble(
         max_pdf_pages=settings.ingest.max_pdf_pages,
         chunk_tokens=r.chunk_tokens,
         overlap_tokens=r.overlap_tokens,
+        parser=parser,
     )
     router = build_router(settings)
     events = LoggingEventBus()

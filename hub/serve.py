@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import uvicorn
@@ -20,8 +18,9 @@ from hub.migrate import ensure_schema
 from hub.runtime import (
     EmbeddedChroma,
     EmbeddedValkey,
+    Supervisor,
+    WorkerChild,
     clear_runtime,
-    stop_process,
     store_lock,
     write_runtime,
 )
@@ -32,13 +31,16 @@ DEMO_CORPUS = Path(__file__).parent / "demo" / "corpus"
 DEMO_JOB_ID = "demo-corpus-load"
 
 
-def start_embedded(settings: Settings, stack: contextlib.ExitStack, console: Console) -> Settings:
+def start_embedded(
+    settings: Settings, stack: contextlib.ExitStack, console: Console, supervisor: Supervisor
+) -> Settings:
     """Start Valkey and Chroma where no URL is set; returns settings pointing at them."""
     updates: dict[str, str] = {}
     if not settings.redis_url:
         valkey = EmbeddedValkey(settings.data_dir)
         updates["redis_url"] = valkey.start()
         stack.callback(valkey.stop)
+        supervisor.watch(valkey.ensure)
     if not settings.chroma_url:
         stack.enter_context(store_lock(settings.data_dir))
         chroma = EmbeddedChroma(settings.data_dir)
@@ -49,14 +51,16 @@ def start_embedded(settings: Settings, stack: contextlib.ExitStack, console: Con
     return settings.model_copy(update=updates)
 
 
-def start_worker_child(settings: Settings) -> subprocess.Popen[bytes]:
+def start_worker_child(settings: Settings) -> WorkerChild:
     env = {
         **os.environ,
         "SWITCHBOARD_REDIS_URL": settings.redis_url or "",
         "SWITCHBOARD_CHROMA_URL": settings.chroma_url or "",
         "SWITCHBOARD_DATA_DIR": str(settings.data_dir.resolve()),
     }
-    return subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=env)
+    child = WorkerChild(env)
+    child.start()
+    return child
 
 
 async def prepare(settings: Settings, *, demo: bool, console: Console) -> None:
@@ -99,19 +103,22 @@ def raise_stopped(signum: int, frame: object) -> None:
 
 
 def run_server(settings: Settings, *, host: str, port: int, demo: bool) -> None:
-    """Serve until SIGINT or SIGTERM, then stop the worker child, Chroma and Valkey (uvicorn re-raises the
-    signal after its graceful shutdown; our handler makes that an exception that unwinds the exit stack)."""
+    """Serve until SIGINT or SIGTERM, then stop the worker child, Chroma and Valkey, and exit 0.
+
+    uvicorn re-raises the signal it caught once it has stopped; by default SIGTERM would then kill this
+    process on the spot and orphan Valkey, Chroma and the worker. Our handler makes it an exception
+    that unwinds the exit stack instead."""
     with contextlib.suppress(KeyboardInterrupt, Stopped):
         _run(settings, host=host, port=port, demo=demo)
 
 
 def _run(settings: Settings, *, host: str, port: int, demo: bool) -> None:
-    signal.signal(signal.SIGTERM, raise_stopped)
     console = Console(stderr=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedded_worker = not settings.redis_url
+    supervisor = Supervisor()
     with contextlib.ExitStack() as stack:
-        settings = start_embedded(settings, stack, console)
+        settings = start_embedded(settings, stack, console, supervisor)
         write_runtime(
             settings.data_dir, redis_url=settings.redis_url or "", chroma_url=settings.chroma_url or ""
         )
@@ -119,7 +126,11 @@ def _run(settings: Settings, *, host: str, port: int, demo: bool) -> None:
         asyncio.run(prepare(settings, demo=demo, console=console))
         if embedded_worker:
             child = start_worker_child(settings)
-            stack.callback(stop_process, child)
+            stack.callback(child.stop)
+            supervisor.watch(child.ensure)
+        supervisor.start()
+        stack.callback(supervisor.stop)  # registered last, runs first: nothing restarts during shutdown
+        signal.signal(signal.SIGTERM, raise_stopped)
         uvicorn.run(
             create_app(settings),
             host=host,

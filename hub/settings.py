@@ -79,6 +79,28 @@ class RetrievalSettings(BaseModel):
 class IngestSettings(BaseModel):
     max_pdf_pages: int = Field(default=2000, gt=0)
     max_file_mb: int = Field(default=50, gt=0)
+    # Uploads: one multipart request, streamed to the spool dir (shared by API and workers when scaled).
+    max_request_mb: int = Field(default=500, gt=0)
+    max_files: int = Field(default=10_000, gt=0)
+    spool_dir: Path | None = None  # default: <data dir>/spool
+    # Zip archives: caps on what one archive may expand to.
+    max_archive_members: int = Field(default=10_000, gt=0)
+    max_archive_mb: int = Field(default=500, gt=0)
+    max_zip_ratio: float = Field(default=100.0, gt=1)
+    # Parsing runs in killable child processes (worker): wall-clock and address-space caps.
+    parse_timeout_s: float = Field(default=60.0, gt=0)
+    parse_memory_mb: int = Field(default=1024, ge=256)
+
+
+class JobSettings(BaseModel):
+    timeout_s: int = Field(default=3600, gt=0)
+    max_tries: int = Field(default=5, gt=0)
+    # A running job's claim expires this long after its worker stops renewing it (a crash), and
+    # another worker picks the job up again.
+    lease_s: float = Field(default=60.0, ge=1)
+    retry_base_s: float = Field(default=2.0, gt=0)
+    retry_max_s: float = Field(default=600.0, gt=0)
+    max_concurrent: int = Field(default=4, gt=0)
 
 
 class WorkerSettings(BaseModel):
@@ -118,6 +140,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod
@@ -139,3 +162,7 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.ingest.spool_dir or self.data_dir / "spool"

@@ -1,12 +1,16 @@
 """arq worker: background jobs with their resources in ``ctx``.
 
-``switchboard worker`` runs one; ``serve`` in embedded mode runs one as a child process.
+``switchboard worker`` runs one; ``serve`` in embedded mode runs one as a child process. Several workers
+share one queue: arq claims each job for one worker at a time, and ``hub.queue.lease`` lets the claim of
+a crashed worker lapse quickly so the job runs again elsewhere. Every job is recorded (``core.jobs``) and
+idempotent, so running one twice is harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIServer
@@ -14,21 +18,89 @@ from wsgiref.simple_server import WSGIServer
 import structlog
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
-from arq.worker import Worker
+from arq.cron import cron
+from arq.worker import Retry, Worker
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
 
 from core import workspaces
+from core.embeddings import Embedder
+from core.errors import PermanentError, TransientError
 from core.indexing import ingest_all
-from hub.container import open_services
+from core.jobs import TERMINAL, JobRecorder
+from core.tables import Job
+from hub.container import Services, open_services
 from hub.correlation import observed
 from hub.files import read_documents
-from hub.metrics import QUEUE_KEY, Metrics
+from hub.metrics import Metrics
+from hub.progress import RedisJobEvents
+from hub.queue import QUEUE, lease
 from hub.settings import Settings
+from hub.source_jobs import refresh_sources, run_sync, run_webhook
+from hub.upload_job import discard_spool, run_upload
 
 log = structlog.get_logger(__name__)
 
-QUEUE = QUEUE_KEY
+Body = Callable[[Services, JobRecorder, Job], Awaitable[None]]
+
+
+def backoff_s(settings: Settings, job_try: int, retry_after_s: float | None) -> float:
+    """Exponential backoff: base * 2^(try-1), capped; a server's Retry-After wins when longer."""
+    jobs = settings.jobs
+    delay = min(jobs.retry_base_s * 2 ** max(job_try - 1, 0), jobs.retry_max_s)
+    return float(max(delay, retry_after_s or 0.0))
+
+
+async def run_recorded(ctx: dict[str, Any], job_id: int, body: Body) -> str:
+    """Run one attempt of a recorded job: skip it when already finished, retry transient errors with
+    backoff until the tries run out, and record every outcome. Returns the job's final status."""
+    services: Services = ctx["services"]
+    recorder = JobRecorder(services.sessions, RedisJobEvents(services.redis), job_id)
+    job = await recorder.load()
+    if job.status in TERMINAL:
+        return job.status  # a redelivery of a finished job: nothing to do
+    settings = services.settings
+    async with lease(ctx["redis"], ctx["job_id"], settings.jobs.lease_s):
+        try:
+            await body(services, recorder, job)
+        except TransientError as exc:
+            job_try = int(ctx.get("job_try", 1))
+            if job_try >= settings.jobs.max_tries:
+                await recorder.finish("failed", f"gave up after {job_try} tries: {exc}")
+                return "failed"
+            log.warning("job will be retried", job=job_id, job_try=job_try, error=str(exc))
+            raise Retry(defer=backoff_s(settings, job_try, exc.retry_after_s)) from exc
+        except PermanentError as exc:
+            await recorder.finish("failed", str(exc))
+            return "failed"
+        except Exception:
+            log.exception("job crashed", job=job_id)
+            await recorder.finish("failed", "internal error (see the worker log)")
+            return "failed"
+    return (await recorder.load()).status
+
+
+@observed
+async def ingest_upload(ctx: dict[str, Any], job_id: int) -> str:
+    """Index the files of one upload (API or ``ingest --via-worker``); the spool is removed when done."""
+    outcome = await run_recorded(ctx, job_id, run_upload)
+    async with ctx["services"].sessions() as session:
+        job = await session.get(Job, job_id)
+    if job is not None:
+        discard_spool(job)
+    return outcome
+
+
+@observed
+async def sync_source(ctx: dict[str, Any], job_id: int) -> str:
+    """Sync one source through the connector registered for its type (none registered: a clean no-op)."""
+    return await run_recorded(ctx, job_id, run_sync)
+
+
+@observed
+async def deliver_webhook(ctx: dict[str, Any], job_id: int) -> str:
+    """Deliver one outbound webhook through the registered deliverer (none registered: a clean no-op)."""
+    return await run_recorded(ctx, job_id, run_webhook)
 
 
 @observed
@@ -39,7 +111,7 @@ async def ingest_paths(
     collection: str | None = None,
     folders_as_collections: bool = False,
 ) -> dict[str, int]:
-    """Ingest files from the worker's file system. Idempotent: unchanged files are skipped by hash."""
+    """Ingest files from the worker's file system (the demo corpus). Idempotent by content hash."""
     services = ctx["services"]
     documents = read_documents(
         [Path(p) for p in paths], collection=collection, folders_as_collections=folders_as_collections
@@ -88,12 +160,20 @@ def serve_metrics(metrics: Metrics, port: int | None) -> WSGIServer | None:
     return server
 
 
-def build_worker(settings: Settings, *, burst: bool = False, metrics: Metrics | None = None) -> Worker:
+def build_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    signals: bool = True,
+    embedder: Embedder | None = None,
+    metrics: Metrics | None = None,
+) -> Worker:
+    """The arq worker; ``signals=False`` and ``embedder`` are for running one inside a test's loop."""
     stack: dict[str, Any] = {}
     metrics = metrics or Metrics()
 
     async def startup(ctx: dict[str, Any]) -> None:
-        manager = open_services(settings, metrics=metrics)
+        manager = open_services(settings, sandboxed=True, embedder=embedder, metrics=metrics)
         ctx["services"] = await manager.__aenter__()
         ctx["metrics"] = metrics
         stack["manager"] = manager
@@ -104,15 +184,17 @@ def build_worker(settings: Settings, *, burst: bool = False, metrics: Metrics | 
             await manager.__aexit__(None, None, None)
 
     return Worker(
-        functions=[ingest_paths],
+        functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths],
+        cron_jobs=[cron(refresh_sources, second=0, unique=True, run_at_startup=True)],
         redis_settings=redis_settings(settings),
         queue_name=QUEUE,
         on_startup=startup,
         on_shutdown=shutdown,
         burst=burst,
-        max_jobs=4,
-        job_timeout=3600,
-        handle_signals=not burst,
+        max_jobs=settings.jobs.max_concurrent,
+        job_timeout=settings.jobs.timeout_s,
+        max_tries=settings.jobs.max_tries,
+        handle_signals=signals and not burst,
         health_check_interval=settings.worker.health_check_interval_s,
         health_check_key=health_check_key(),
     )

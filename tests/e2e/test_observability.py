@@ -19,7 +19,7 @@ from core import workspaces
 from core.embeddings import MiniLMEmbedder
 from core.tables import Collection, Source
 from hub.app import create_app
-from hub.metrics import QUEUE_KEY
+from hub.queue import QUEUE as QUEUE_KEY
 from hub.settings import Settings
 from tests.fakes.otlp_collector import otlp_collector
 from tests.support.live import LiveApp, serve

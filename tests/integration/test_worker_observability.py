@@ -19,8 +19,9 @@ from arq.connections import ArqRedis
 
 from core.db import make_engine
 from hub.correlation import enqueue_job
-from hub.metrics import QUEUE_KEY, Metrics
+from hub.metrics import Metrics
 from hub.migrate import upgrade
+from hub.queue import QUEUE as QUEUE_KEY
 from hub.runtime import free_port
 from hub.settings import Settings
 from hub.worker import build_worker, check_health, enqueue_pool, health_check_key, serve_metrics
