@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from core.embeddings import Embedder
-from hub import errors
+from hub import errors, slack
 from hub.api import health, routes
 from hub.container import open_services
 from hub.metrics import Metrics, observe
@@ -22,6 +22,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         async with open_services(settings, embedder=embedder) as services:
             await ensure_schema(services.engine)
             app.state.services = services
+            app.state.slack = slack.build_handler(settings, services)
             yield
 
     app = FastAPI(
@@ -35,4 +36,5 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     errors.install(app)
     app.include_router(health.router)
     app.include_router(routes.router)
+    app.include_router(slack.router)
     return app
