@@ -70,8 +70,8 @@ class FakeSlack:
         posted = [c.params for c in self.calls if c.method in MESSAGE_METHODS]
         return posted + [body for bodies in self.responses.values() for body in bodies]
 
-    async def wait(self, predicate: Any, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait(self, predicate: Any, within_s: float = 30.0) -> None:
+        deadline = time.monotonic() + within_s
         while not predicate():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; calls: {[c.method for c in self.calls]}, {self.responses}")
