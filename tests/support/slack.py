@@ -18,7 +18,7 @@ def signed_headers(
     secret: str, body: str, *, timestamp: int | None = None, content_type: str
 ) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    signature = str(SignatureVerifier(secret).generate_signature(timestamp=ts, body=body))
     return {
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": signature,

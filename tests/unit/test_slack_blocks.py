@@ -76,8 +76,9 @@ def test_info_and_refusals_fit(kind: str) -> None:
 
 def test_the_validator_catches_what_slack_rejects() -> None:
     too_many = {"text": "t", "blocks": [{"type": "divider"}] * 51}
-    long_section = {"text": "t", "blocks": [blocks.section("x")]}
-    long_section["blocks"][0]["text"]["text"] = "x" * 3001
+    oversized = blocks.section("x")
+    oversized["text"]["text"] = "x" * 3001
+    long_section = {"text": "t", "blocks": [oversized]}
     bad_button = {
         "text": "t",
         "blocks": [

@@ -1,0 +1,178 @@
+"""Slack acknowledgement latency under load: 200 signed slash commands from 50 concurrent clients to one
+real ``switchboard serve`` process (a subprocess, talking to the loopback fake Slack Web API), while
+that process answers every one of them in the background.
+
+    .venv/bin/python -m bench.slack_ack [--requests 200] [--clients 50]
+
+Prints one JSON object: ack latency p50/p99/max (ms, measured by the clients around each HTTP POST),
+how many answers arrived at the response_url, the time until the last one, and the machine.
+The target is ack p99 < 300 ms: the acknowledgement never waits for the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from hub.runtime import free_port
+from tests.fakes.slack import FakeSlack, fake_slack
+from tests.support.slack import signed_headers, slash_command
+
+SECRET = "bench-signing-secret"
+CORPUS = Path(__file__).resolve().parents[1] / "hub" / "demo" / "corpus" / "oncall"
+QUESTIONS = [
+    "Who do I page for a SEV1?",
+    "How does the on-call handoff work?",
+    "What goes into a postmortem?",
+    "How is on-call compensated?",
+    "When do we update the status page?",
+]
+
+
+@contextlib.contextmanager
+def fake_in_thread() -> Iterator[FakeSlack]:
+    """The fake Slack API on its own event loop, so it never competes with the clients being timed."""
+    ready: queue.Queue[FakeSlack] = queue.Queue()
+    stop = threading.Event()
+
+    async def main() -> None:
+        async with fake_slack() as fake:
+            ready.put(fake)
+            while not stop.is_set():  # noqa: ASYNC110 - a threading.Event set by another thread
+                await asyncio.sleep(0.05)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        yield ready.get(timeout=30)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def cli(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def prepare(env: dict[str, str]) -> None:
+    cli(env, "workspace", "create", "bench")
+    cli(env, "channel", "map", "slack", "--team", "TBENCH", "--channel", "CBENCH", "--workspace", "bench")
+    cli(env, "ingest", str(CORPUS), "--workspace", "bench")
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("switchboard serve exited")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError("switchboard serve did not become healthy")
+
+
+async def client(url: str, fake: FakeSlack, jobs: asyncio.Queue[int], latencies: list[float]) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        while not jobs.empty():
+            n = jobs.get_nowait()
+            body = slash_command(
+                team="TBENCH",
+                channel="CBENCH",
+                user=f"U{n:04d}",
+                text=QUESTIONS[n % len(QUESTIONS)],
+                response_url=fake.response_url(f"q{n}"),
+            )
+            headers = signed_headers(SECRET, body, content_type="application/x-www-form-urlencoded")
+            started = time.perf_counter()
+            response = await http.post("/slack/events", content=body, headers=headers)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"ack failed: {response.status_code} {response.text}")
+
+
+async def load(url: str, fake: FakeSlack, requests: int, clients: int) -> dict[str, float]:
+    jobs: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(requests):
+        jobs.put_nowait(n)
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(client(url, fake, jobs, latencies) for _ in range(clients)))
+    acked_s = time.perf_counter() - started
+    while len(fake.responses) < requests and time.perf_counter() - started < 900:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+    ranked = sorted(latencies)
+    return {
+        "ack_ms_p50": round(ranked[len(ranked) // 2], 1),
+        "ack_ms_p99": round(ranked[min(len(ranked) - 1, int(len(ranked) * 0.99))], 1),
+        "ack_ms_max": round(ranked[-1], 1),
+        "all_acked_s": round(acked_s, 2),
+        "answered": len(fake.responses),
+        "last_answer_s": round(time.perf_counter() - started, 2),
+    }
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    python = platform.python_version()
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {model}, Python {python}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data, fake_in_thread() as fake:
+        env = {
+            **os.environ,
+            "SWITCHBOARD_DATA_DIR": data,
+            "SWITCHBOARD_SLACK__SIGNING_SECRET": SECRET,
+            "SWITCHBOARD_SLACK__BOT_TOKEN": "xoxb-bench",
+            "SWITCHBOARD_SLACK__API_URL": fake.api_url,
+            "SWITCHBOARD_SLACK__USER_RATE": "1000/minute",
+            "SWITCHBOARD_SLACK__CHANNEL_RATE": "10000/minute",
+            "SWITCHBOARD_LOG_LEVEL": "WARNING",
+        }
+        for key in ("SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_REDIS_URL", "SWITCHBOARD_CHROMA_URL"):
+            env.pop(key, None)
+        print("preparing workspace 'bench' (on-call demo docs)...", file=sys.stderr)
+        prepare(env)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port)], env=env)
+        try:
+            wait_healthy(url, process)
+            print(
+                f"serve is up; sending {args.requests} commands from {args.clients} clients", file=sys.stderr
+            )
+            result = asyncio.run(load(url, fake, args.requests, args.clients))
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    print(json.dumps({**result, "requests": args.requests, "clients": args.clients, "machine": machine()}))
+
+
+if __name__ == "__main__":
+    main()
