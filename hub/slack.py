@@ -78,6 +78,7 @@ def build_handler(settings: Settings, services: Services) -> AsyncSlackRequestHa
         client=web_client(settings),
         command=slack.command,
         oauth=oauth_settings(settings, services),
+        concurrent_answers=slack.concurrent_answers,
     )
     return AsyncSlackRequestHandler(build_app(config, commands(settings, services)))
 

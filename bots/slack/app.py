@@ -1,11 +1,13 @@
 """The slack-bolt AsyncApp: the slash command, mentions, DMs and buttons, all through ``bots.commands``.
 
 Every listener acknowledges first; bolt runs the listener body in a background task after the ack, so
-Slack's 3-second limit never waits for an answer.
+Slack's 3-second limit never waits for an answer. The work after the ack holds one of a few answer slots:
+a burst of questions queues for a slot instead of crowding the event loop that acknowledges the next ones.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -43,13 +45,14 @@ class SlackConfig:
     client: AsyncWebClient  # base_url: the Slack Web API (or a fake); with the bot token in single-team mode
     command: str = "/ask"
     oauth: AsyncOAuthSettings | None = None  # multi-team mode: bolt's OAuth v2 flow and installation store
+    concurrent_answers: int = 2  # answers computed at once per process; the rest wait (after their ack)
 
 
 def build_app(config: SlackConfig, commands: Commands) -> AsyncApp:
     app = AsyncApp(
         signing_secret=config.signing_secret, client=config.client, oauth_settings=config.oauth, logger=log
     )
-    SlackBot(commands).register(app, config.command)
+    SlackBot(commands, config.concurrent_answers).register(app, config.command)
     return app
 
 
@@ -65,8 +68,9 @@ async def guarded(
 
 
 class SlackBot:
-    def __init__(self, commands: Commands) -> None:
+    def __init__(self, commands: Commands, concurrent_answers: int = 2) -> None:
         self.commands = commands
+        self.slots = asyncio.Semaphore(concurrent_answers)
 
     def register(self, app: AsyncApp, command: str) -> None:
         app.command(command)(self.on_command)
@@ -82,8 +86,9 @@ class SlackBot:
     ) -> None:
         await ack()
         text = str(body.get("text") or "")
-        reply = await guarded(origin.from_command(body), client, lambda who: self._run(who, text))
-        await respond(response_type="ephemeral", **blocks.reply_message(reply))
+        async with self.slots:
+            reply = await guarded(origin.from_command(body), client, lambda who: self._run(who, text))
+            await respond(response_type="ephemeral", **blocks.reply_message(reply))
 
     async def on_mention(self, body: Body, event: Body, client: AsyncWebClient) -> None:
         await self._converse(origin.from_event(body, event, thread_on_root=True), event, client)
@@ -100,7 +105,8 @@ class SlackBot:
         await ack()
         token = str(action.get("value", ""))
         who = origin.from_action(body)
-        reply = await guarded(who, client, lambda checked: self.commands.share(checked, token))
+        async with self.slots:
+            reply = await guarded(who, client, lambda checked: self.commands.share(checked, token))
         if reply.answer is None:
             await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply))
             return
@@ -115,7 +121,8 @@ class SlackBot:
         rating = 1 if action.get("action_id") == blocks.FEEDBACK_UP else -1
         token = str(action.get("value", ""))
         who = origin.from_action(body)
-        reply = await guarded(who, client, lambda checked: self.commands.feedback(checked, token, rating))
+        async with self.slots:
+            reply = await guarded(who, client, lambda checked: self.commands.feedback(checked, token, rating))
         await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply))
 
     async def on_related(
@@ -125,7 +132,8 @@ class SlackBot:
         await ack()
         question = str(action.get("value", ""))
         who = origin.from_action(body)
-        reply = await guarded(who, client, lambda checked: self.commands.ask(checked, question))
+        async with self.slots:
+            reply = await guarded(who, client, lambda checked: self.commands.ask(checked, question))
         container = body.get("container") or {}
         if container.get("is_ephemeral") or reply.kind != "answer":
             await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply))
@@ -143,7 +151,8 @@ class SlackBot:
     async def _converse(self, who: ChatOrigin, event: Body, client: AsyncWebClient) -> None:
         """A mention or DM: answers go in the thread; refusals only to the asker (ephemeral)."""
         text = origin.question_text(str(event.get("text") or ""))
-        reply = await guarded(who, client, lambda checked: self._run(checked, text))
+        async with self.slots:
+            reply = await guarded(who, client, lambda checked: self._run(checked, text))
         message = blocks.reply_message(reply)
         if reply.kind == "refusal" and who.kind != "direct":
             await client.chat_postEphemeral(
