@@ -22,7 +22,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         async with open_services(settings, embedder=embedder) as services:
             await ensure_schema(services.engine)
             app.state.services = services
-            app.state.slack = slack.build_handler(settings, services)
+            app.state.slack = await slack.open_handler(settings, services)
             yield
 
     app = FastAPI(

@@ -6,9 +6,13 @@ secret + ``__CLIENT_ID`` + ``__CLIENT_SECRET`` (OAuth v2 at /slack/install, inst
 
 from __future__ import annotations
 
+import logging
+
+import aiohttp
 from fastapi import APIRouter, HTTPException, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -17,7 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.commands import ChatLimits, Commands
-from bots.slack.app import BOT_SCOPES, SlackConfig, build_app
+from bots.slack.app import BOT_SCOPES, SlackConfig, TokenAuthorize, build_app
 from bots.slack.installations import RedisStateStore, SqlInstallationStore
 from core.errors import ConfigError
 from core.ratelimit import Rate, RateLimiter
@@ -25,6 +29,7 @@ from hub.container import Services
 from hub.settings import Settings
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 
 
 def web_client(settings: Settings) -> AsyncWebClient:
@@ -64,8 +69,12 @@ def commands(settings: Settings, services: Services) -> Commands:
     return Commands(services.sessions, services.asker, limiter=limiter, limits=limits, command=slack.command)
 
 
-def build_handler(settings: Settings, services: Services) -> AsyncSlackRequestHandler | None:
-    """None when Slack is not configured (no signing secret)."""
+async def open_handler(settings: Settings, services: Services) -> AsyncSlackRequestHandler | None:
+    """The bolt app behind /slack/*, None when Slack is not configured (no signing secret).
+
+    In single-team mode the bot token is checked once here (auth.test); a failure is logged and the
+    check is retried on the first request.
+    """
     slack = settings.slack
     if slack.signing_secret is None:
         return None
@@ -73,14 +82,23 @@ def build_handler(settings: Settings, services: Services) -> AsyncSlackRequestHa
         raise ConfigError(
             "Slack needs SWITCHBOARD_SLACK__BOT_TOKEN (one team) or __CLIENT_ID (OAuth install)"
         )
+    client, oauth = web_client(settings), oauth_settings(settings, services)
+    authorize = TokenAuthorize(client) if oauth is None else None
     config = SlackConfig(
         signing_secret=slack.signing_secret.get_secret_value(),
-        client=web_client(settings),
+        client=client,
         command=slack.command,
-        oauth=oauth_settings(settings, services),
+        oauth=oauth,
         concurrent_answers=slack.concurrent_answers,
+        authorize=authorize,
     )
-    return AsyncSlackRequestHandler(build_app(config, commands(settings, services)))
+    handler = AsyncSlackRequestHandler(build_app(config, commands(settings, services)))
+    if authorize is not None:
+        try:
+            await authorize.warm()
+        except (SlackApiError, aiohttp.ClientError, OSError) as exc:
+            log.warning("Slack auth.test failed at start-up: %s", exc)
+    return handler
 
 
 def handler_of(request: Request) -> AsyncSlackRequestHandler:

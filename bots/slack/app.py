@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bots.commands import CommandRequest, Commands, Reply, refusal
 from bots.identity import ChatOrigin
@@ -39,6 +41,35 @@ BOT_SCOPES = (
 Body = dict[str, Any]
 
 
+class TokenAuthorize:
+    """Single-team mode: one ``auth.test`` for the bot token (single flight, also at start-up), then cached.
+
+    Bolt's own single-team authorization calls auth.test from every request that arrives before the
+    first answer comes back: a burst at start-up would wait on dozens of calls.
+    """
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._auth_test: AsyncSlackResponse | None = None
+        self._lock = asyncio.Lock()
+
+    async def warm(self) -> AuthorizeResult:
+        async with self._lock:
+            if self._auth_test is None:
+                self._auth_test = await self._client.auth_test()
+        return AuthorizeResult.from_auth_test_response(
+            bot_token=self._client.token, auth_test_response=self._auth_test
+        )
+
+    def function(self) -> Callable[[], Awaitable[AuthorizeResult]]:
+        """A plain function for bolt's ``authorize=`` (bolt passes arguments by the names it declares)."""
+
+        async def authorize() -> AuthorizeResult:
+            return await self.warm()
+
+        return authorize
+
+
 @dataclass(frozen=True)
 class SlackConfig:
     signing_secret: str
@@ -46,11 +77,16 @@ class SlackConfig:
     command: str = "/ask"
     oauth: AsyncOAuthSettings | None = None  # multi-team mode: bolt's OAuth v2 flow and installation store
     concurrent_answers: int = 2  # answers computed at once per process; the rest wait (after their ack)
+    authorize: TokenAuthorize | None = None  # single-team mode
 
 
 def build_app(config: SlackConfig, commands: Commands) -> AsyncApp:
     app = AsyncApp(
-        signing_secret=config.signing_secret, client=config.client, oauth_settings=config.oauth, logger=log
+        signing_secret=config.signing_secret,
+        client=config.client,
+        authorize=config.authorize.function() if config.authorize else None,
+        oauth_settings=config.oauth,
+        logger=log,
     )
     SlackBot(commands, config.concurrent_answers).register(app, config.command)
     return app
