@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -198,7 +199,9 @@ def main() -> None:
             asyncio.run(warm_up(url, fake, args.settle_s))
             result = asyncio.run(load(url, fake, args.requests, args.clients))
         finally:
-            process.terminate()
+            # SIGINT, not SIGTERM: uvicorn re-raises SIGTERM after shutdown, which would kill serve before it
+            # stops its children (Valkey, Chroma, the worker)
+            process.send_signal(signal.SIGINT)
             process.wait(timeout=60)
     print(json.dumps({**result, "requests": args.requests, "clients": args.clients, "machine": machine()}))
 
