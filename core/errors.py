@@ -56,3 +56,7 @@ class IndexMismatch(PermanentError):
 
 class ConfigError(PermanentError):
     """Settings or installed files are wrong; raised at start-up with the fix in the message."""
+
+
+class RateLimited(TransientError):
+    """Too many requests from one user or channel; ``retry_after_s`` says when to try again."""

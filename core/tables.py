@@ -272,3 +272,56 @@ class WorkspaceBudget(Base):
     )
     monthly_usd: Mapped[float] = mapped_column(Float)
     notified_month: Mapped[str | None] = mapped_column(String(7))  # "2025-06": admins told this month
+
+
+class ChatAnswer(Base):
+    """An answer a chat bot delivered, kept so its share and feedback buttons can act on it later."""
+
+    __tablename__ = "chat_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # random; what buttons carry
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(255))
+    channel_id: Mapped[str | None] = mapped_column(String(512))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    document_ids: Mapped[list[str]] = mapped_column(default=list)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the full Answer, to render it again
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnswerFeedback(Base):
+    """A thumbs up (+1) or down (-1) on a delivered answer, with the question, answer and documents used."""
+
+    __tablename__ = "answer_feedback"
+    __table_args__ = (UniqueConstraint("chat_answer_id", "platform", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_answer_id: Mapped[int] = mapped_column(ForeignKey("chat_answers.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(255))
+    rating: Mapped[int] = mapped_column(Integer)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    document_ids: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatInstallation(Base):
+    """A chat app installed into one team (multi-team mode). ``secret`` is the Fernet-encrypted install."""
+
+    __tablename__ = "chat_installations"
+    __table_args__ = (Index("ix_chat_installations_lookup", "platform", "enterprise_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(255))
+    team_id: Mapped[str | None] = mapped_column(String(255))
+    is_enterprise_install: Mapped[bool] = mapped_column(default=False)
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    secret: Mapped[str] = mapped_column(Text)  # Fernet token, never plaintext
+    installed_at: Mapped[datetime] = mapped_column(default=utcnow)

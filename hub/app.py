@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
-from hub import errors
+from hub import errors, slack
 from hub.api import health, jobs, routes
 from hub.container import open_services
 from hub.correlation import with_request_id
@@ -27,6 +27,7 @@ def create_app(
         async with open_services(settings, embedder=embedder, metrics=app.state.metrics) as services:
             await ensure_schema(services.engine)
             app.state.services = services
+            app.state.slack = await slack.open_handler(settings, services)
             try:
                 yield
             finally:
@@ -49,4 +50,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(routes.router)
     app.include_router(jobs.router)
+    app.include_router(slack.router)
     return app

@@ -13,6 +13,7 @@ from core.errors import (
     InvalidInput,
     NotFound,
     PermanentError,
+    RateLimited,
     SwitchboardError,
     TransientError,
 )
@@ -23,6 +24,7 @@ STATUS: list[tuple[type[SwitchboardError], int]] = [
     (IndexMismatch, 409),
     (InvalidInput, 422),
     (AccessDenied, 403),
+    (RateLimited, 429),
     (TransientError, 503),
     (PermanentError, 400),
 ]

@@ -18,6 +18,10 @@ class SlackSettings(BaseModel):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     api_url: str = "https://slack.com/api/"
+    command: str = Field(default="/ask", pattern=r"^/[a-z0-9_-]{1,31}$")
+    user_rate: str = "10/minute"  # questions per user (see core.ratelimit.Rate.parse)
+    channel_rate: str = "30/minute"  # questions per channel
+    concurrent_answers: int = Field(default=2, ge=1, le=64)  # per process; acks never wait for these
 
 
 class TeamsSettings(BaseModel):

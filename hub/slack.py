@@ -1,0 +1,124 @@
+"""Wiring of the Slack bot: build the bolt app from Settings and Services, and mount it at /slack/*.
+
+Single-team mode: ``SWITCHBOARD_SLACK__SIGNING_SECRET`` + ``__BOT_TOKEN``. Multi-team mode: the signing
+secret + ``__CLIENT_ID`` + ``__CLIENT_SECRET`` (OAuth v2 at /slack/install, installs stored encrypted).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from fastapi import APIRouter, HTTPException, Request, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bots.commands import ChatLimits, Commands
+from bots.slack.app import BOT_SCOPES, SlackConfig, TokenAuthorize, build_app
+from bots.slack.installations import RedisStateStore, SqlInstallationStore
+from core.errors import ConfigError
+from core.ratelimit import Rate, RateLimiter
+from hub.container import Services
+from hub.settings import Settings
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+
+
+def web_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: the configured base URL, and 429s retried after Retry-After."""
+    token = settings.slack.bot_token
+    return AsyncWebClient(
+        token=token.get_secret_value() if token and not settings.slack.client_id else None,
+        base_url=settings.slack.api_url,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def oauth_settings(settings: Settings, services: Services) -> AsyncOAuthSettings | None:
+    slack = settings.slack
+    if not slack.client_id:
+        return None
+    if slack.client_secret is None or services.redis is None:
+        raise ConfigError("multi-team Slack needs SWITCHBOARD_SLACK__CLIENT_SECRET and a Redis")
+    return AsyncOAuthSettings(
+        client_id=slack.client_id,
+        client_secret=slack.client_secret.get_secret_value(),
+        scopes=list(BOT_SCOPES),
+        installation_store=SqlInstallationStore(services.sessions, services.fernet),
+        installation_store_bot_only=True,
+        state_store=RedisStateStore(services.redis),
+    )
+
+
+def commands(settings: Settings, services: Services) -> Commands:
+    slack = settings.slack
+    limits = ChatLimits(per_user=Rate.parse(slack.user_rate), per_channel=Rate.parse(slack.channel_rate))
+    limiter = RateLimiter(services.redis) if services.redis is not None else None
+    return Commands(services.sessions, services.asker, limiter=limiter, limits=limits, command=slack.command)
+
+
+async def open_handler(settings: Settings, services: Services) -> AsyncSlackRequestHandler | None:
+    """The bolt app behind /slack/*, None when Slack is not configured (no signing secret).
+
+    In single-team mode the bot token is checked once here (auth.test); a failure is logged and the
+    check is retried on the first request.
+    """
+    slack = settings.slack
+    if slack.signing_secret is None:
+        return None
+    if slack.bot_token is None and not slack.client_id:
+        raise ConfigError(
+            "Slack needs SWITCHBOARD_SLACK__BOT_TOKEN (one team) or __CLIENT_ID (OAuth install)"
+        )
+    client, oauth = web_client(settings), oauth_settings(settings, services)
+    authorize = TokenAuthorize(client) if oauth is None else None
+    config = SlackConfig(
+        signing_secret=slack.signing_secret.get_secret_value(),
+        client=client,
+        command=slack.command,
+        oauth=oauth,
+        concurrent_answers=slack.concurrent_answers,
+        authorize=authorize,
+    )
+    handler = AsyncSlackRequestHandler(build_app(config, commands(settings, services)))
+    if authorize is not None:
+        try:
+            await authorize.warm()
+        except (SlackApiError, aiohttp.ClientError, OSError) as exc:
+            log.warning("Slack auth.test failed at start-up: %s", exc)
+    return handler
+
+
+def handler_of(request: Request) -> AsyncSlackRequestHandler:
+    handler: AsyncSlackRequestHandler | None = getattr(request.app.state, "slack", None)
+    if handler is None:
+        raise HTTPException(404, detail="Slack is not configured (set SWITCHBOARD_SLACK__SIGNING_SECRET)")
+    return handler
+
+
+@router.post("/slack/events")
+async def events(request: Request) -> Response:
+    """Events API, slash commands and interactivity on one URL (bolt verifies the signature: 401)."""
+    return await handler_of(request).handle(request)
+
+
+@router.get("/slack/install")
+async def install(request: Request) -> Response:
+    return await handler_of(request).handle(request)
+
+
+@router.get("/slack/oauth_redirect")
+async def oauth_redirect(request: Request) -> Response:
+    return await handler_of(request).handle(request)

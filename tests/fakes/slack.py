@@ -1,0 +1,175 @@
+"""A loopback fake of the Slack Web API (and of response_url), replaying ../shared/fixtures/slack.
+
+A real HTTP server (Starlette under uvicorn on 127.0.0.1) that the real slack_sdk AsyncWebClient and
+AsyncWebhookClient talk to. It records every call, checks every message against Block Kit limits, and
+can answer the next calls of a method with 429 + Retry-After.
+
+``conversations.info`` and ``chat.postEphemeral`` have no fixture in shared/: their replies are written
+from Slack's documented schemas (docs.slack.dev/reference/methods/conversations.info, chat.postEphemeral).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.runtime import free_port
+from tests.conftest import FIXTURES
+from tests.support.blockkit import violations
+
+SLACK = FIXTURES / "slack"
+MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral"}
+
+
+def fixture(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((SLACK / name).read_text())
+    return loaded
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class FakeSlack:
+    base_url: str = ""
+    calls: list[Call] = field(default_factory=list)
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # response_url key -> bodies
+    shared_channels: set[str] = field(default_factory=set)
+    hidden_channels: set[str] = field(default_factory=set)
+    emails: dict[str, str] = field(default_factory=dict)
+    throttle: dict[str, int] = field(default_factory=dict)  # method -> how many next calls get 429
+    block_kit_violations: list[str] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self, key: str) -> str:
+        return f"{self.base_url}/response/{key}"
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Everything shown to users: posted messages and response_url bodies."""
+        posted = [c.params for c in self.calls if c.method in MESSAGE_METHODS]
+        return posted + [body for bodies in self.responses.values() for body in bodies]
+
+    async def wait(self, predicate: Any, within_s: float = 30.0) -> None:
+        deadline = time.monotonic() + within_s
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; calls: {[c.method for c in self.calls]}, {self.responses}")
+            await asyncio.sleep(0.05)
+
+    def check(self, message: dict[str, Any], where: str) -> None:
+        self.block_kit_violations += [f"{where}: {v}" for v in violations(message)]
+
+    async def api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        params = {**request.query_params, **await body_of(request)}
+        self.calls.append(Call(method, params))
+        if self.throttle.get(method, 0) > 0:
+            self.throttle[method] -= 1
+            return JSONResponse({"ok": False, "error": "ratelimited"}, 429, headers={"Retry-After": "1"})
+        if method in MESSAGE_METHODS:
+            self.check(params, method)
+        return JSONResponse(self.reply(method, params))
+
+    def reply(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return fixture("auth_test.json")
+        if method == "chat.postMessage":
+            body = fixture("chat_postMessage.json")
+            ts = f"{time.time():.6f}"
+            body.update(channel=params.get("channel"), ts=ts)
+            body["message"].update(text=params.get("text"), ts=ts)
+            return body
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{time.time():.6f}"}
+        if method == "users.info":
+            return self.user(str(params.get("user")))
+        if method == "conversations.info":
+            return self.conversation(str(params.get("channel")))
+        return {"ok": False, "error": "unknown_method"}
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        body = copy.deepcopy(fixture("users_info.json"))
+        body["user"]["id"] = user_id
+        body["user"]["profile"]["email"] = self.emails.get(user_id, f"{user_id.lower()}@example.com")
+        return body
+
+    def conversation(self, channel: str) -> dict[str, Any]:
+        if channel in self.hidden_channels:
+            return {"ok": False, "error": "channel_not_found"}
+        shared = channel in self.shared_channels
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": f"chan-{channel.lower()}",
+                "is_channel": True,
+                "is_private": False,
+                "is_shared": shared,
+                "is_ext_shared": shared,
+                "is_org_shared": False,
+                "is_pending_ext_shared": False,
+                "is_member": True,
+            },
+        }
+
+    async def respond(self, request: Request) -> Response:
+        body = json.loads(await request.body())
+        self.responses.setdefault(request.path_params["key"], []).append(body)
+        self.check(body, "response_url")
+        return Response("ok")
+
+
+async def body_of(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    if request.headers.get("content-type", "").startswith("application/json"):
+        loaded: dict[str, Any] = json.loads(raw)
+        return loaded
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+@contextlib.asynccontextmanager
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    app = Starlette(
+        routes=[
+            Route("/api/{method}", fake.api, methods=["GET", "POST"]),
+            Route("/response/{key}", fake.respond, methods=["POST"]),
+        ]
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    fake.base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        await task
