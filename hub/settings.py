@@ -31,6 +31,7 @@ class TeamsSettings(BaseModel):
     tenant_id: str | None = None
     allowed_tenants: list[str] = Field(default_factory=list)
     openid_metadata_url: str | None = None
+    token_url: str | None = None  # outbound OAuth token endpoint; default: login.microsoftonline.com
 
 
 class LLMProvider(BaseModel):

@@ -1,0 +1,120 @@
+"""Wiring of the Teams bot: ``CloudAdapter`` + our authentication from Settings and Services, and the
+``POST /api/messages`` endpoint that bridges a Starlette request to ``adapter.process_activity``.
+
+Teams is on when ``SWITCHBOARD_TEAMS__APP_ID`` is set; then every request must carry a valid Bot
+Framework JWT (401 otherwise). Without an app id the endpoint answers 404: an unauthenticated endpoint
+would let anyone claim any channel and read its answers at a serviceUrl of their choosing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+from botbuilder.core import InvokeResponse
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
+
+from bots.commands import Commands
+from bots.teams.authentication import TeamsAuthentication
+from bots.teams.bot import TeamsBot, TeamsPolicy
+from bots.teams.credentials import ClientCredentialsFactory, token_url_for
+from bots.teams.tokens import PUBLIC_OPENID_METADATA, KeySet, TokenValidator
+from core.errors import AuthError, ConfigError
+from core.ratelimit import RateLimiter
+from hub.container import Services
+from hub.settings import Settings
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+MAX_BODY = 256 * 1024
+
+
+@dataclass
+class TeamsEndpoint:
+    adapter: CloudAdapter
+    bot: TeamsBot
+
+
+def commands(services: Services) -> Commands:
+    limiter = RateLimiter(services.redis) if services.redis is not None else None
+    return Commands(services.sessions, services.asker, limiter=limiter, command="@Switchboard")
+
+
+@contextlib.asynccontextmanager
+async def open_endpoint(settings: Settings, services: Services) -> AsyncIterator[TeamsEndpoint | None]:
+    """The Teams endpoint with its key cache kept fresh in the background, None when not configured."""
+    teams = settings.teams
+    if not teams.app_id:
+        yield None
+        return
+    if teams.app_password is None:
+        raise ConfigError("Teams needs SWITCHBOARD_TEAMS__APP_PASSWORD with SWITCHBOARD_TEAMS__APP_ID")
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
+        keys = KeySet(teams.openid_metadata_url or PUBLIC_OPENID_METADATA, http)
+        refresher = asyncio.create_task(keys.keep_fresh())
+        credentials = ClientCredentialsFactory(
+            teams.app_id,
+            teams.app_password.get_secret_value(),
+            teams.token_url or token_url_for(teams.tenant_id if teams.app_type == "SingleTenant" else None),
+            http,
+        )
+        auth = TeamsAuthentication(TokenValidator(teams.app_id, keys), credentials)
+        policy = TeamsPolicy(frozenset(teams.allowed_tenants))
+        try:
+            yield TeamsEndpoint(CloudAdapter(auth), TeamsBot(commands(services), policy))
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+
+
+def endpoint_of(request: Request) -> TeamsEndpoint:
+    endpoint: TeamsEndpoint | None = getattr(request.app.state, "teams", None)
+    if endpoint is None:
+        raise HTTPException(404, detail="Teams is not configured (set SWITCHBOARD_TEAMS__APP_ID)")
+    return endpoint
+
+
+async def activity_of(request: Request) -> Activity:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise HTTPException(413, detail="activity too large")
+    try:
+        body = json.loads(raw)
+        activity = Activity().deserialize(body)
+    except (ValueError, DeserializationError, TypeError, AttributeError) as exc:
+        raise HTTPException(400, detail="the body is not a Bot Framework activity") from exc
+    if not isinstance(body, dict) or not activity.type or not activity.service_url:
+        raise HTTPException(400, detail="the body is not a Bot Framework activity")
+    return activity
+
+
+@router.post("/api/messages")
+async def messages(request: Request) -> Response:
+    """Bot Framework activities. Missing, malformed and invalid tokens: 401, nothing processed."""
+    endpoint = endpoint_of(request)
+    activity = await activity_of(request)
+    auth_header = request.headers.get("Authorization", "")
+    try:
+        result = await endpoint.adapter.process_activity(auth_header, activity, endpoint.bot.on_turn)
+    except (AuthError, PermissionError) as exc:
+        log.info("teams request refused: %s", exc)
+        return JSONResponse({"detail": "unauthorized"}, 401)
+    return response_of(result)
+
+
+def response_of(result: InvokeResponse | None) -> Response:
+    if result is None:
+        return Response(status_code=200)
+    if result.body is None:
+        return Response(status_code=int(result.status))
+    return JSONResponse(result.body, int(result.status))
