@@ -37,7 +37,7 @@ class TeamsPolicy:
 
 
 def card_activity(reply: Reply) -> Activity:
-    attachment = Attachment(**cards.attachment(cards.reply_card(reply)))
+    attachment = Attachment(content_type=cards.CONTENT_TYPE, content=cards.reply_card(reply))
     return MessageFactory.attachment(attachment, text=cards.fallback_text(reply))
 
 
@@ -61,7 +61,7 @@ class TeamsBot(ActivityHandler):  # type: ignore[misc]
         if not any(member.id == bot_id for member in members_added):
             return
         welcome = cards.welcome_card(self.commands.help())
-        attachment = Attachment(**cards.attachment(welcome))
+        attachment = Attachment(content_type=cards.CONTENT_TYPE, content=welcome)
         await turn_context.send_activity(MessageFactory.attachment(attachment, text="Hi! I'm Switchboard."))
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:

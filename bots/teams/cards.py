@@ -99,9 +99,5 @@ def welcome_card(help_reply: Reply) -> Card:
     )
 
 
-def attachment(content: Card) -> dict[str, Any]:
-    return {"contentType": CONTENT_TYPE, "content": content}
-
-
 def fallback_text(reply: Reply) -> str:
     return clip(reply.answer.answer if reply.answer is not None else reply.text, 2000)

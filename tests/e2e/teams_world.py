@@ -130,6 +130,7 @@ async def teams(
                 yield world
             finally:
                 await slack.http.aclose()
+        assert fake.untyped_attachments() == []
         assert [v for card in fake.cards() for v in violations(card)] == []
 
 

@@ -95,6 +95,15 @@ class FakeBotFramework:
         self.sent.append(Sent(conversation, reply_to, activity, request.headers.get("authorization", "")))
         return JSONResponse({"id": f"{int(time.time() * 1000)}{uuid.uuid4().hex[:4]}"})
 
+    def untyped_attachments(self) -> list[dict[str, Any]]:
+        """Attachments sent without the Adaptive Card content type (the bot sends only cards)."""
+        return [
+            a
+            for s in self.sent
+            for a in s.activity.get("attachments") or []
+            if a.get("contentType") != "application/vnd.microsoft.card.adaptive"
+        ]
+
     def cards(self) -> list[dict[str, Any]]:
         """Every Adaptive Card the bot sent."""
         return [
