@@ -49,7 +49,7 @@ def forged(teams: TeamsWorld, service_url: str, case: str) -> str:
                 "serviceurl": service_url,
                 "exp": int(time.time()) + 600,
             },
-            None,
+            "",
             algorithm="none",
         )
     if case == "other-key":
