@@ -8,15 +8,20 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
+from core.embeddings import MiniLMEmbedder
 from core.tables import AnswerFeedback, AnswerLog
+from hub.app import create_app
+from hub.settings import Settings
 from tests.e2e.teams_world import ADMIN, GROUP, TeamsWorld, actions, shown
 from tests.fakes.teams import ACCESS_TOKEN
 from tests.support import teams as activities
+from tests.support.live import serve
 
 
 async def test_a_valid_token_gets_an_answer_card_in_the_same_reply_chain(teams: TeamsWorld) -> None:
@@ -175,3 +180,31 @@ async def test_help_scope_connect_and_disconnect_come_from_the_shared_commands(t
     assert "Disconnected" in shown(await teams.send(teams.mention("disconnect", channel="new", user=ADMIN)))
     assert "not connected" in shown(await teams.send(teams.mention("scope", channel="new")))
     assert GROUP  # group chats connect the same way (team "chat"), covered by the isolation suite
+
+
+async def test_keys_are_cached_and_a_rotated_key_is_fetched_once(teams: TeamsWorld) -> None:
+    fetches = teams.fake.metadata_fetches
+    assert fetches >= 1  # fetched at start-up, off the request path
+    await teams.send(teams.mention("VPN access?"))
+    await teams.send(teams.mention("VPN access?"))
+    assert teams.fake.metadata_fetches == fetches  # cached
+    keys = teams.slack.live.app.state.teams.adapter.bot_framework_authentication._validator.keys
+    keys.fetched_at -= 120  # the last fetch was over a minute ago
+    teams.fake.rotate()
+    assert "IT portal" in shown(await teams.send(teams.mention("VPN access?")))
+    assert teams.fake.metadata_fetches == fetches + 1
+    teams.fake.rotate()  # a second unknown kid within the minute: refused without another fetch
+    assert (await teams.post(teams.mention("VPN access?"))).status_code == 401
+    assert teams.fake.metadata_fetches == fetches + 1
+
+
+async def test_without_an_app_id_the_endpoint_is_not_there(
+    settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    async with (
+        serve(create_app(settings, embedder=embedder)) as live,
+        httpx.AsyncClient(base_url=live.base_url) as http,
+    ):
+        activity = activities.fixture("personal_message.json")
+        response = await http.post("/api/messages", json=activity)
+    assert response.status_code == 404 and "SWITCHBOARD_TEAMS__APP_ID" in response.text

@@ -51,6 +51,13 @@ class FakeBotFramework:
     sent: list[Sent] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     endorsements: list[str] = field(default_factory=lambda: ["msteams"])
+    kid: str = KID
+    metadata_fetches: int = 0
+
+    def rotate(self) -> None:
+        """A new signing key under a new kid (what Microsoft does every few weeks)."""
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = f"{KID}-{uuid.uuid4().hex[:6]}"
 
     @property
     def openid_url(self) -> str:
@@ -68,14 +75,15 @@ class FakeBotFramework:
         body = {"iss": ISSUER, "aud": self.app_id, "serviceurl": service_url, "nbf": now - 5}
         body.update(exp=now + 3600, iat=now - 5)
         body.update(claims)
-        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": KID})
+        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": self.kid})
 
     async def metadata(self, request: Request) -> Response:
+        self.metadata_fetches += 1
         return JSONResponse({"issuer": ISSUER, "jwks_uri": f"{self.base_url}/jwks"})
 
     async def jwks(self, request: Request) -> Response:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        jwk.update(kid=KID, use="sig", endorsements=self.endorsements)
+        jwk.update(kid=self.kid, use="sig", endorsements=self.endorsements)
         return JSONResponse({"keys": [jwk]})
 
     async def issue(self, request: Request) -> Response:
