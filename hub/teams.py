@@ -13,15 +13,20 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from botbuilder.core import InvokeResponse
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
+from botframework.connector.auth import AuthenticateRequestResult
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
+from msrest.exceptions import (  # type: ignore[attr-defined]
+    ClientRequestError,
+    DeserializationError,
+    HttpOperationError,
+)
 
 from bots.commands import Commands
 from bots.teams.authentication import TeamsAuthentication
@@ -40,8 +45,37 @@ MAX_BODY = 256 * 1024
 
 @dataclass
 class TeamsEndpoint:
+    """Authenticates each activity at once (401 before anything runs); then an invoke's turn is awaited
+    (its response carries a body), while a message's turn runs in the background so Teams gets its 200
+    straight away and never times out (and retries) on a slow answer."""
+
     adapter: CloudAdapter
+    auth: TeamsAuthentication
     bot: TeamsBot
+    keys: KeySet
+    turns: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def handle(self, auth_header: str, activity: Activity) -> InvokeResponse | None:
+        authenticated = await self.auth.authenticate_request(activity, auth_header)
+        if activity.type == "invoke":
+            result: InvokeResponse | None = await self.adapter.process_activity(
+                authenticated, activity, self.bot.on_turn
+            )
+            return result
+        task = asyncio.create_task(self._turn(authenticated, activity))
+        self.turns.add(task)
+        task.add_done_callback(self.turns.discard)
+        return None
+
+    async def _turn(self, authenticated: AuthenticateRequestResult, activity: Activity) -> None:
+        try:
+            await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+        except Exception:  # a background turn has no caller to raise to: log it
+            log.exception("teams turn failed (%s %s)", activity.type, activity.id)
+
+    async def drain(self, within_s: float = 10.0) -> None:
+        if self.turns:
+            await asyncio.wait(set(self.turns), timeout=within_s)
 
 
 def commands(services: Services) -> Commands:
@@ -69,9 +103,11 @@ async def open_endpoint(settings: Settings, services: Services) -> AsyncIterator
         )
         auth = TeamsAuthentication(TokenValidator(teams.app_id, keys), credentials)
         policy = TeamsPolicy(frozenset(teams.allowed_tenants))
+        endpoint = TeamsEndpoint(CloudAdapter(auth), auth, TeamsBot(commands(services), policy), keys)
         try:
-            yield TeamsEndpoint(CloudAdapter(auth), TeamsBot(commands(services), policy))
+            yield endpoint
         finally:
+            await endpoint.drain()
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
@@ -95,6 +131,8 @@ async def activity_of(request: Request) -> Activity:
         raise HTTPException(400, detail="the body is not a Bot Framework activity") from exc
     if not isinstance(body, dict) or not activity.type or not activity.service_url:
         raise HTTPException(400, detail="the body is not a Bot Framework activity")
+    if activity.conversation is None or activity.from_property is None or activity.recipient is None:
+        raise HTTPException(400, detail="the activity lacks conversation, from or recipient")
     return activity
 
 
@@ -105,10 +143,13 @@ async def messages(request: Request) -> Response:
     activity = await activity_of(request)
     auth_header = request.headers.get("Authorization", "")
     try:
-        result = await endpoint.adapter.process_activity(auth_header, activity, endpoint.bot.on_turn)
+        result = await endpoint.handle(auth_header, activity)
     except (AuthError, PermissionError) as exc:
         log.info("teams request refused: %s", exc)
         return JSONResponse({"detail": "unauthorized"}, 401)
+    except (HttpOperationError, ClientRequestError) as exc:
+        log.warning("teams reply to the Bot Connector failed: %s", exc)
+        return JSONResponse({"detail": "the Bot Connector did not accept the reply"}, 502)
     return response_of(result)
 
 

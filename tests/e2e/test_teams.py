@@ -82,7 +82,7 @@ async def test_bad_tokens_get_401_and_no_reply(teams: TeamsWorld, case: str) -> 
 
 async def test_a_key_not_endorsed_for_msteams_is_refused(teams: TeamsWorld) -> None:
     teams.fake.endorsements = ["webchat"]
-    keys = teams.slack.live.app.state.teams.adapter.bot_framework_authentication._validator.keys
+    keys = teams.slack.live.app.state.teams.keys
     await keys.refresh()
     assert (await teams.post(teams.mention("VPN access?"))).status_code == 401
     assert teams.fake.sent == []
@@ -188,7 +188,7 @@ async def test_keys_are_cached_and_a_rotated_key_is_fetched_once(teams: TeamsWor
     await teams.send(teams.mention("VPN access?"))
     await teams.send(teams.mention("VPN access?"))
     assert teams.fake.metadata_fetches == fetches  # cached
-    keys = teams.slack.live.app.state.teams.adapter.bot_framework_authentication._validator.keys
+    keys = teams.slack.live.app.state.teams.keys
     keys.fetched_at -= 120  # the last fetch was over a minute ago
     teams.fake.rotate()
     assert "IT portal" in shown(await teams.send(teams.mention("VPN access?")))
