@@ -28,13 +28,13 @@ from msrest.exceptions import (  # type: ignore[attr-defined]
     HttpOperationError,
 )
 
-from bots.commands import Commands
+from bots.commands import ChatLimits, Commands
 from bots.teams.authentication import TeamsAuthentication
 from bots.teams.bot import TeamsBot, TeamsPolicy
 from bots.teams.credentials import ClientCredentialsFactory, token_url_for
 from bots.teams.tokens import PUBLIC_OPENID_METADATA, KeySet, TokenValidator
 from core.errors import AuthError, ConfigError
-from core.ratelimit import RateLimiter
+from core.ratelimit import Rate, RateLimiter
 from hub.container import Services
 from hub.settings import Settings
 
@@ -53,6 +53,7 @@ class TeamsEndpoint:
     auth: TeamsAuthentication
     bot: TeamsBot
     keys: KeySet
+    slots: asyncio.Semaphore  # message turns that may run at once; the rest wait (their 200 is sent)
     turns: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def handle(self, auth_header: str, activity: Activity) -> InvokeResponse | None:
@@ -69,7 +70,8 @@ class TeamsEndpoint:
 
     async def _turn(self, authenticated: AuthenticateRequestResult, activity: Activity) -> None:
         try:
-            await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+            async with self.slots:
+                await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
         except Exception:  # a background turn has no caller to raise to: log it
             log.exception("teams turn failed (%s %s)", activity.type, activity.id)
 
@@ -78,9 +80,11 @@ class TeamsEndpoint:
             await asyncio.wait(set(self.turns), timeout=within_s)
 
 
-def commands(services: Services) -> Commands:
+def commands(settings: Settings, services: Services) -> Commands:
+    teams = settings.teams
+    limits = ChatLimits(per_user=Rate.parse(teams.user_rate), per_channel=Rate.parse(teams.channel_rate))
     limiter = RateLimiter(services.redis) if services.redis is not None else None
-    return Commands(services.sessions, services.asker, limiter=limiter, command="@Switchboard")
+    return Commands(services.sessions, services.asker, limiter=limiter, limits=limits, command="@Switchboard")
 
 
 @contextlib.asynccontextmanager
@@ -90,6 +94,8 @@ async def open_endpoint(settings: Settings, services: Services) -> AsyncIterator
     if not teams.app_id:
         yield None
         return
+    if teams.app_type == "UserAssignedMSI":
+        raise ConfigError("Teams with a managed identity (UserAssignedMSI) is not supported yet")
     if teams.app_password is None:
         raise ConfigError("Teams needs SWITCHBOARD_TEAMS__APP_PASSWORD with SWITCHBOARD_TEAMS__APP_ID")
     async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
@@ -103,7 +109,13 @@ async def open_endpoint(settings: Settings, services: Services) -> AsyncIterator
         )
         auth = TeamsAuthentication(TokenValidator(teams.app_id, keys), credentials)
         policy = TeamsPolicy(frozenset(teams.allowed_tenants))
-        endpoint = TeamsEndpoint(CloudAdapter(auth), auth, TeamsBot(commands(services), policy), keys)
+        endpoint = TeamsEndpoint(
+            CloudAdapter(auth),
+            auth,
+            TeamsBot(commands(settings, services), policy),
+            keys,
+            asyncio.Semaphore(teams.concurrent_answers),
+        )
         try:
             yield endpoint
         finally:

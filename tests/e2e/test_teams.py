@@ -208,3 +208,10 @@ async def test_without_an_app_id_the_endpoint_is_not_there(
         activity = activities.fixture("personal_message.json")
         response = await http.post("/api/messages", json=activity)
     assert response.status_code == 404 and "SWITCHBOARD_TEAMS__APP_ID" in response.text
+
+
+async def test_rate_limits_per_user_are_friendly(teams: TeamsWorld) -> None:
+    replies = [shown(await teams.send(teams.mention("VPN access?", user="aad-rate"))) for _ in range(11)]
+    assert sum("IT portal" in r for r in replies) == 10
+    assert "taking a short break" in replies[-1] and "IT portal" not in replies[-1]
+    assert "IT portal" in shown(await teams.send(teams.mention("VPN access?", user="aad-other")))
