@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
-from hub import errors, slack
+from hub import errors, slack, teams
 from hub.api import health, jobs, routes
 from hub.container import open_services
 from hub.correlation import with_request_id
@@ -28,11 +28,12 @@ def create_app(
             await ensure_schema(services.engine)
             app.state.services = services
             app.state.slack = await slack.open_handler(settings, services)
-            try:
-                yield
-            finally:
-                if app.state.tracer_provider is not None:
-                    app.state.tracer_provider.shutdown()
+            async with teams.open_endpoint(settings, services) as app.state.teams:
+                try:
+                    yield
+                finally:
+                    if app.state.tracer_provider is not None:
+                        app.state.tracer_provider.shutdown()
 
     app = FastAPI(
         title="Switchboard",
@@ -51,4 +52,5 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(jobs.router)
     app.include_router(slack.router)
+    app.include_router(teams.router)
     return app

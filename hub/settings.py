@@ -31,6 +31,10 @@ class TeamsSettings(BaseModel):
     tenant_id: str | None = None
     allowed_tenants: list[str] = Field(default_factory=list)
     openid_metadata_url: str | None = None
+    token_url: str | None = None  # outbound OAuth token endpoint; default: login.microsoftonline.com
+    user_rate: str = "10/minute"  # questions per user (see core.ratelimit.Rate.parse)
+    channel_rate: str = "30/minute"  # questions per channel or chat
+    concurrent_answers: int = Field(default=4, ge=1, le=64)  # message turns at once, per process
 
 
 class LLMProvider(BaseModel):

@@ -159,3 +159,7 @@ def spy_questions(world: World) -> None:
         return await original(*args, **kwargs)
 
     asker.ask = ask  # type: ignore[method-assign]
+
+
+# the Teams world (its module builds on the Slack world above)
+from tests.e2e.teams_world import teams  # noqa: E402, F401
