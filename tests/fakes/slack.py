@@ -19,15 +19,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.runtime import free_port
 from tests.conftest import FIXTURES
 from tests.support.blockkit import violations
+from tests.support.live import serve
 
 SLACK = FIXTURES / "slack"
 MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral"}
@@ -160,16 +159,6 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
             Route("/response/{key}", fake.respond, methods=["POST"]),
         ]
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve(app) as live:
+        fake.base_url = live.base_url
         yield fake
-    finally:
-        server.should_exit = True
-        await task

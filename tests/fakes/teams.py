@@ -19,14 +19,13 @@ from typing import Any
 from urllib.parse import unquote
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.runtime import free_port
+from tests.support.live import serve
 
 ISSUER = "https://api.botframework.com"
 KID = "switchboard-test-key"
@@ -140,16 +139,6 @@ async def fake_bot_framework(app_id: str) -> AsyncIterator[FakeBotFramework]:
             Route("/{path:path}", fake.connector, methods=["POST"]),
         ]
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
+    async with serve(app) as live:
+        fake.base_url = live.base_url
         yield fake
-    finally:
-        server.should_exit = True
-        await task

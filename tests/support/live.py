@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from hub.container import Services
 from hub.runtime import free_port
@@ -17,7 +17,7 @@ from hub.runtime import free_port
 @dataclass
 class LiveApp:
     base_url: str
-    app: FastAPI
+    app: Starlette
 
     @property
     def services(self) -> Services:
@@ -26,7 +26,8 @@ class LiveApp:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[LiveApp]:
+async def serve(app: Starlette) -> AsyncIterator[LiveApp]:
+    """Any ASGI app of ours (the real app, or a loopback fake) on a free 127.0.0.1 port."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
