@@ -144,14 +144,9 @@ class Retriever:
     ) -> list[SearchHit]:
         filters = filters or SearchFilters()
         access = access or Access()
-        keyword_hits, vector_hits = await asyncio.gather(
-            self._keyword(workspace, query, filters, access), self._vector(workspace, query, filters, access)
-        )
-        fused = self._fuse(keyword_hits, vector_hits)
+        fused, keyword_scores, vector_scores = await self._candidates(workspace, query, filters, access)
         top = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[: limit * 2]
         hits = await self._load(workspace, top, filters, access)
-        vector_scores = dict(vector_hits)
-        keyword_scores = dict(keyword_hits)
         for hit in hits:
             hit.vector_score = vector_scores.get(hit.chunk_id)
             hit.keyword_score = keyword_scores.get(hit.chunk_id)
@@ -159,11 +154,7 @@ class Retriever:
 
     async def rank_documents(self, workspace: Workspace, query: str, *, limit: int = 100) -> list[str]:
         """Document ids, best first (a document ranks by its best chunk). For evaluation and exports."""
-        keyword_hits, vector_hits = await asyncio.gather(
-            self._keyword(workspace, query, SearchFilters(), Access(), k=limit * 2),
-            self._vector(workspace, query, SearchFilters(), Access(), k=limit * 2),
-        )
-        fused = self._fuse(keyword_hits, vector_hits)
+        fused, _, _ = await self._candidates(workspace, query, SearchFilters(), Access(), k=limit * 2)
         ranked = sorted(fused, key=lambda cid: fused[cid], reverse=True)
         async with self._sessions() as session:
             rows = await session.execute(
@@ -174,6 +165,16 @@ class Retriever:
             owner: dict[int, str] = {row[0]: row[1] for row in rows.all()}
         documents = dict.fromkeys(owner[cid] for cid in ranked if cid in owner)
         return list(documents)[:limit]
+
+    async def _candidates(
+        self, workspace: Workspace, query: str, filters: SearchFilters, access: Access, *, k: int = 0
+    ) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
+        """Fused scores by chunk id, and the keyword and vector scores they came from."""
+        keyword_hits, vector_hits = await asyncio.gather(
+            self._keyword(workspace, query, filters, access, k=k),
+            self._vector(workspace, query, filters, access, k=k),
+        )
+        return self._fuse(keyword_hits, vector_hits), dict(keyword_hits), dict(vector_hits)
 
     def _fuse(
         self, keyword_hits: list[tuple[int, float]], vector_hits: list[tuple[int, float]]
