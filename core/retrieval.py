@@ -90,12 +90,17 @@ def chunk_filter(workspace_id: int, filters: SearchFilters, access: Access) -> S
     )
 
 
+def like_literal(value: str) -> str:
+    """``value`` matched literally inside a LIKE pattern: ``a_b@x.com`` must not match ``aXb@x.com``."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def acl_condition(access: Access) -> ColumnElement[bool]:
     public = Document.acl.is_(None)
     if access.public_only or not access.principals:
         return public
     # ACLs are short JSON lists of principals; a LIKE on the quoted principal works on both dialects.
-    named = [cast(Document.acl, Text).like(f'%"{p}"%') for p in access.principals]
+    named = [cast(Document.acl, Text).like(f'%"{like_literal(p)}"%', escape="\\") for p in access.principals]
     return or_(public, *named)
 
 

@@ -16,7 +16,7 @@ from core.indexing import ingest_all
 from core.models import Answer, Asker, Question, check_slug
 from hub import evaluate
 from hub.cli_admin import apikey, channel, workspace
-from hub.cli_support import err, fail, load_settings, runs_async, services_for
+from hub.cli_support import err, fail, load_settings, opened, runs_async
 from hub.container import Services
 from hub.files import read_documents
 from hub.migrate import upgrade
@@ -80,8 +80,7 @@ async def ingest(paths: tuple[Path, ...], workspace: str, collection: str | None
     documents = read_documents(list(paths), collection=collection)
     if not documents:
         fail("no files found")
-    manager, services = await services_for(load_settings())
-    try:
+    async with opened(load_settings()) as services:
         async with services.sessions.begin() as session:
             target = await workspaces.get_or_create(session, workspace)
         with evaluate.progress(err()) as bar:
@@ -89,8 +88,6 @@ async def ingest(paths: tuple[Path, ...], workspace: str, collection: str | None
             results = await ingest_all(
                 services.indexer, target, documents, on_progress=lambda b: bar.advance(task, len(b))
             )
-    finally:
-        await manager.__aexit__(None, None, None)
     report_ingest(results)
 
 
@@ -124,13 +121,10 @@ def report_job(snapshot: dict[str, Any]) -> None:
 @runs_async
 async def ask(question: str, workspace: str, as_json: bool) -> None:
     """Ask a question of one workspace."""
-    manager, services = await services_for(load_settings())
-    try:
+    async with opened(load_settings()) as services:
         async with services.sessions() as session:
             target = await workspaces.get(session, workspace)
         answer = await services.asker.ask(target, Question(text=question), Asker(platform="cli"))
-    finally:
-        await manager.__aexit__(None, None, None)
     click.echo(answer.model_dump_json(indent=2) if as_json else render_answer(answer))
 
 
@@ -164,15 +158,12 @@ async def eval_command(dataset_dir: Path, as_json: bool, limit: int | None, data
         settings = load_settings().model_copy(update={"data_dir": data_dir or Path(tmp)})
         shared_db = settings.database_url is not None
         name = f"eval-{uuid.uuid4().hex[:8]}" if shared_db else "eval"
-        manager, services = await services_for(settings)
-        try:
+        async with opened(settings) as services:
             result = await evaluate.run(
                 services, dataset_dir, limit=limit, console=err(), workspace_name=name
             )
             if shared_db:
                 await drop_workspace(services, name)
-        finally:
-            await manager.__aexit__(None, None, None)
     if as_json:
         click.echo(json.dumps(result))
     else:

@@ -10,19 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import apikeys, channels, workspaces
 from core.models import ROLES
-from hub.cli_support import load_settings, runs_async, services_for
+from hub.cli_support import load_settings, opened, runs_async
 
 PLATFORMS = click.Choice(["slack", "teams"])
 
 
 async def in_session(work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
     """Run ``work`` in one committed transaction on the configured database."""
-    manager, services = await services_for(load_settings())
-    try:
-        async with services.sessions.begin() as session:
-            return await work(session)
-    finally:
-        await manager.__aexit__(None, None, None)
+    async with opened(load_settings()) as services, services.sessions.begin() as session:
+        return await work(session)
 
 
 @click.group()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from rich.console import Console
@@ -55,13 +55,9 @@ def load_settings() -> Settings:
     return settings
 
 
-async def services_for(settings: Settings) -> Any:
-    """Open services and bring the schema up to date (SQLite) or check it (PostgreSQL)."""
-    manager = open_services(settings, with_redis=False)
-    services: Services = await manager.__aenter__()
-    try:
+@contextlib.asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[Services]:
+    """Services for a one-shot command; the schema is migrated (SQLite) or checked (PostgreSQL) first."""
+    async with open_services(settings, with_redis=False) as services:
         await ensure_schema(services.engine)
-    except BaseException:
-        await manager.__aexit__(*sys.exc_info())
-        raise
-    return manager, services
+        yield services

@@ -9,6 +9,7 @@ idempotent, so running one twice is harmless.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -169,19 +170,18 @@ def build_worker(
     metrics: Metrics | None = None,
 ) -> Worker:
     """The arq worker; ``signals=False`` and ``embedder`` are for running one inside a test's loop."""
-    stack: dict[str, Any] = {}
     metrics = metrics or Metrics()
 
     async def startup(ctx: dict[str, Any]) -> None:
-        manager = open_services(settings, sandboxed=True, embedder=embedder, metrics=metrics)
-        ctx["services"] = await manager.__aenter__()
+        stack = ctx["resources"] = contextlib.AsyncExitStack()
+        opened = open_services(settings, sandboxed=True, embedder=embedder, metrics=metrics)
+        ctx["services"] = await stack.enter_async_context(opened)
         ctx["metrics"] = metrics
-        stack["manager"] = manager
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        manager = stack.pop("manager", None)
-        if manager is not None:
-            await manager.__aexit__(None, None, None)
+        stack = ctx.pop("resources", None)
+        if stack is not None:
+            await stack.aclose()
 
     return Worker(
         functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths],

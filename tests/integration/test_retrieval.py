@@ -143,3 +143,20 @@ async def test_keyword_scores_are_identical_on_sqlite_and_postgresql(
             hits = await services.retriever.search(workspace, "vacation replica London", limit=10)
             scores.append([(h.document_id, round(h.keyword_score or 0, 6)) for h in hits])
     assert scores[0] == scores[1] and scores[0]
+
+
+async def test_acl_principals_match_literally_not_as_like_patterns(any_services: Services) -> None:
+    async with any_services.sessions.begin() as session:
+        workspace = await workspaces.create(session, "acl-like")
+    doc = IncomingDocument(
+        "mine.md", b"# Bonus\n\nThe bonus pool is private.", "mine.md", acl=["user:aXb@x.com"]
+    )
+    await ingest_all(any_services.indexer, workspace, [doc])
+    async with any_services.sessions() as session:
+        workspace = await workspaces.get(session, "acl-like")
+    for wildcard in ("user:a_b@x.com", "user:%"):
+        found = await ids(any_services, workspace, "bonus pool", access=Access(principals=(wildcard,)))
+        assert "mine.md" not in found, wildcard
+    assert "mine.md" in await ids(
+        any_services, workspace, "bonus pool", access=Access(principals=("user:aXb@x.com",))
+    )
