@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from bots.identity import ChatOrigin
-from core import channels, chat_answers, workspaces
+from core import channels, chat_answers, watches, workspaces
 from core.ask import AskService
 from core.channels import Scope
 from core.db import Sessions
@@ -69,18 +69,31 @@ class Commands:
         self.command = command
 
     async def run(self, request: CommandRequest) -> Reply:
-        """A subcommand (help, scope, connect <workspace>, disconnect), or else a question."""
+        """A subcommand (help, scope, connect, disconnect, watch, unwatch, watching), or else a question."""
         words = request.text.split()
         verb = words[0].lower() if words else "help"
+        reply = await self._admin_command(request.origin, verb, words)
+        if reply is None:
+            reply = await self._watch_command(request.origin, verb, words)
+        return reply or await self.ask(request.origin, request.text)
+
+    async def _admin_command(self, origin: ChatOrigin, verb: str, words: list[str]) -> Reply | None:
         if verb == "help" and len(words) <= 1:
             return self.help()
         if verb == "scope" and len(words) == 1:
-            return await self.scope(request.origin)
+            return await self.scope(origin)
         if verb == "connect" and len(words) == 2:
-            return await self.connect(request.origin, words[1].lower())
+            return await self.connect(origin, words[1].lower())
         if verb == "disconnect" and len(words) == 1:
-            return await self.disconnect(request.origin)
-        return await self.ask(request.origin, request.text)
+            return await self.disconnect(origin)
+        return None
+
+    async def _watch_command(self, origin: ChatOrigin, verb: str, words: list[str]) -> Reply | None:
+        if verb in ("watch", "unwatch") and len(words) >= 2:
+            return await self.watch(origin, " ".join(words[1:]), stop=verb == "unwatch")
+        if verb == "watching" and len(words) == 1:
+            return await self.watching(origin)
+        return None
 
     def help(self) -> Reply:
         c = self.command
@@ -91,7 +104,9 @@ class Commands:
             "• mention me in a channel: I answer in a thread; mention me again there for a follow-up\n"
             "• message me directly: I answer from your team's default workspace\n"
             f"• `{c} scope`: which workspace and collections this channel sees\n"
-            f"• `{c} connect <workspace>` / `{c} disconnect`: connect this channel (workspace chat admins)",
+            f"• `{c} connect <workspace>` / `{c} disconnect`: connect this channel (workspace chat admins)\n"
+            f"• `{c} watch <collection or document>`: I post here when it changes; "
+            f"`{c} unwatch <name>`, `{c} watching`",
         )
 
     async def scope(self, origin: ChatOrigin) -> Reply:
@@ -154,6 +169,49 @@ class Commands:
         return Reply(
             "info", f"Disconnected: this channel no longer answers from workspace *{workspace.name}*."
         )
+
+    async def watch(self, origin: ChatOrigin, name: str, *, stop: bool = False) -> Reply:
+        """Watch (or stop watching) a collection or document of this channel's own workspace."""
+        if origin.kind == "direct" or not origin.team_id:
+            return Reply("refusal", "Only a connected channel can watch for changes.")
+        watcher = watches.Watcher(
+            origin.platform,
+            origin.team_id,
+            origin.channel_id,
+            origin.tenant_id,
+            origin.service_url,
+            origin.user_id,
+        )
+        try:
+            scope = await self._resolve(origin)
+            async with self._sessions.begin() as session:
+                if stop:
+                    label = await watches.remove(session, scope, watcher, name)
+                    return Reply("info", f"Stopped watching *{label}* here.")
+                watch, created = await watches.add(session, scope, watcher, name)
+        except PermanentError as error:
+            return refusal(error)
+        what = "collection" if watch.collection_id else "document"
+        if not created:
+            return Reply("info", f"This channel already watches {what} *{watch.label}*.")
+        return Reply("info", f"Watching {what} *{watch.label}*: I'll post here when it changes.")
+
+    async def watching(self, origin: ChatOrigin) -> Reply:
+        if origin.kind == "direct" or not origin.team_id:
+            return Reply("info", "Only a connected channel can watch for changes.")
+        watcher = watches.Watcher(origin.platform, origin.team_id, origin.channel_id)
+        try:
+            scope = await self._resolve(origin)
+            async with self._sessions() as session:
+                found = await watches.of_channel(session, scope, watcher)
+        except PermanentError as error:
+            return refusal(error)
+        if not found:
+            return Reply(
+                "info", f"This channel watches nothing yet. Try `{self.command} watch <collection>`."
+            )
+        lines = [f"• {'collection' if w.collection_id else 'document'} *{w.label}*" for w in found]
+        return Reply("info", "This channel watches:\n" + "\n".join(lines))
 
     async def ask(self, origin: ChatOrigin, text: str) -> Reply:
         try:

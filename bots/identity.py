@@ -27,6 +27,7 @@ class ChatOrigin:
     externally_shared: bool = False
     thread_id: str | None = None
     email: str | None = None
+    service_url: str | None = None  # where the platform takes proactive messages (Teams)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

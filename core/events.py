@@ -1,9 +1,11 @@
-"""Domain events and the port that publishes them. ``hub`` wires the implementation (log, webhooks)."""
+"""Domain events and the port that publishes them. ``hub`` wires the implementation (log, alerts, syncs)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
+
+Change = Literal["added", "changed", "removed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +18,31 @@ class BudgetExceeded:
     budget_usd: float
 
 
-DomainEvent = BudgetExceeded
+@dataclass(frozen=True, slots=True)
+class DocumentChanged:
+    """A sync or an ingest added, changed or removed one document (published once it is searchable)."""
+
+    workspace_id: int
+    collection_id: int
+    document_id: int
+    external_id: str
+    title: str
+    url: str | None
+    change: Change
+    summary: str  # what differs, in a line or two ("+3 lines, -1 line: ...")
+    public: bool  # False when the document has an ACL: it is never announced to a whole channel
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMessagePosted:
+    """Someone posted in a chat channel (a hint that a chat-history source of that channel changed)."""
+
+    platform: str
+    team_id: str
+    channel_id: str
+
+
+DomainEvent = BudgetExceeded | DocumentChanged | ChannelMessagePosted
 
 
 class EventBus(Protocol):

@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import keyword
 from core.analysis import Analyzer
+from core.changes import summarize
 from core.db import Sessions
 from core.embeddings import Embedder
 from core.errors import IndexMismatch, ParseError
+from core.events import Change, DocumentChanged, EventBus
 from core.ingest.chunk import chunk_document
 from core.ingest.parse import ParsedDocument, detect_type, parse
 from core.tables import Chunk, Collection, Document, Workspace, utcnow
@@ -104,8 +106,10 @@ class Indexer:
         chunk_tokens: int = 200,
         overlap_tokens: int = 40,
         parser: Parser = parse,
+        events: EventBus | None = None,
     ) -> None:
         self._sessions = sessions
+        self._events = events  # DocumentChanged for every added, changed or removed document
         self._parse = parser
         self._vectors = vectors
         self._embedder = embedder
@@ -197,6 +201,7 @@ class Indexer:
 
     async def _write(self, workspace: Workspace, prepared: Prepared, vectors: Any) -> bool:
         async with self._sessions.begin() as session:
+            previous = await self._previous_text(session, workspace, prepared.incoming)
             document, created = await self._upsert_row(session, workspace, prepared)
             chunk_ids = await self._replace_chunks(session, workspace, document, prepared)
         metadatas = [self._vector_metadata(document, prepared, c.ord) for c in prepared.chunks]
@@ -204,7 +209,38 @@ class Indexer:
         await self._vectors.add(workspace.uid, chunk_ids, vectors, metadatas)
         async with self._sessions.begin() as session:
             await session.execute(update(Document).where(Document.id == document.id).values(indexed=True))
+        await self._announce(document, "added" if created else "changed", previous, prepared.text)
         return created
+
+    async def _previous_text(
+        self, session: AsyncSession, workspace: Workspace, incoming: IncomingDocument
+    ) -> str | None:
+        if self._events is None:
+            return None
+        previous: str | None = await session.scalar(
+            select(Document.text).where(
+                Document.workspace_id == workspace.id,
+                Document.source == incoming.source,
+                Document.external_id == incoming.external_id,
+            )
+        )
+        return previous
+
+    async def _announce(self, document: Document, change: Change, old: str | None, new: str | None) -> None:
+        if self._events is None:
+            return
+        event = DocumentChanged(
+            workspace_id=document.workspace_id,
+            collection_id=document.collection_id,
+            document_id=document.id,
+            external_id=document.external_id,
+            title=document.title,
+            url=document.url,
+            change=change,
+            summary=summarize(old if change != "added" else None, new),
+            public=document.acl is None,
+        )
+        await self._events.publish(event)
 
     async def _upsert_row(
         self, session: AsyncSession, workspace: Workspace, prepared: Prepared
@@ -303,6 +339,7 @@ class Indexer:
             await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
             await session.delete(document)
         await self._bump_version(workspace)
+        await self._announce(document, "removed", document.text, None)
         return True
 
 

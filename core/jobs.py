@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Sessions
 from core.errors import NotFound
+from core.push import GraphToken
 from core.tables import Job, Source, utcnow
 
 JobKind = Literal["upload", "sync", "webhook"]
@@ -60,6 +61,7 @@ class JobPorts:
 
     syncers: dict[str, SyncSource] = field(default_factory=dict)  # by source type
     deliver_webhook: DeliverWebhook | None = None
+    graph_token: GraphToken | None = None  # a Graph access token for a source (Graph subscriptions)
 
 
 def snapshot(job: Job) -> dict[str, Any]:

@@ -325,3 +325,45 @@ class ChatInstallation(Base):
     user_id: Mapped[str | None] = mapped_column(String(255))
     secret: Mapped[str] = mapped_column(Text)  # Fernet token, never plaintext
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SourcePush(Base):
+    """How a source's system pushes changes to us: one secret (Fernet token) that signs Confluence and
+    generic pushes and is the Graph ``clientState``, plus the Graph subscription that we keep renewed."""
+
+    __tablename__ = "source_push"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    secret: Mapped[str] = mapped_column(Text)  # Fernet token, never plaintext
+    graph_resource: Mapped[str | None] = mapped_column(String(1024))  # e.g. "drives/{id}/root"
+    graph_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    graph_expires_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Watch(Base):
+    """A chat channel watching a collection or one document of its workspace for changes.
+
+    ``document_id`` has no foreign key on purpose: the removal alert must still find its watchers.
+    """
+
+    __tablename__ = "watches"
+    __table_args__ = (
+        UniqueConstraint("platform", "team_id", "channel_id", "target"),
+        Index("ix_watches_workspace", "workspace_id", "collection_id", "document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(255))
+    channel_id: Mapped[str] = mapped_column(String(512))
+    tenant_id: Mapped[str | None] = mapped_column(String(255))
+    service_url: Mapped[str | None] = mapped_column(String(2048))  # where a Teams alert is sent
+    target: Mapped[str] = mapped_column(String(64))  # "collection:<id>" or "document:<id>"
+    collection_id: Mapped[int | None] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    document_id: Mapped[int | None] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(1024))  # what the channel asked for, as shown back
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
-from hub import errors, slack, teams
+from hub import errors, push, slack, teams
 from hub.api import health, jobs, routes
 from hub.container import open_services
 from hub.correlation import with_request_id
@@ -17,6 +17,7 @@ from hub.metrics import Metrics, StateGauges, observe
 from hub.migrate import ensure_schema
 from hub.settings import Settings
 from hub.tracing import build_tracer_provider, traced
+from webhooks import inbound
 
 
 def create_app(
@@ -24,7 +25,10 @@ def create_app(
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, embedder=embedder, metrics=app.state.metrics) as services:
+        async with (
+            open_services(settings, embedder=embedder, metrics=app.state.metrics) as services,
+            push.wired(services) as app.state.inbound,
+        ):
             await ensure_schema(services.engine)
             app.state.services = services
             app.state.slack = await slack.open_handler(settings, services)
@@ -53,4 +57,5 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(slack.router)
     app.include_router(teams.router)
+    app.include_router(inbound.router)
     return app

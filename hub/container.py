@@ -145,6 +145,7 @@ def assemble(
 ) -> Services:
     sessions = make_sessions(engine)
     vectors = VectorIndex(connect(chroma_url=settings.chroma_url, path=settings.chroma_path), embedder)
+    events = LoggingEventBus()
     analyzer = Analyzer()
     r = settings.retrieval
     retriever = Retriever(
@@ -165,9 +166,9 @@ def assemble(
         chunk_tokens=r.chunk_tokens,
         overlap_tokens=r.overlap_tokens,
         parser=parser,
+        events=events,
     )
     router = build_router(settings)
-    events = LoggingEventBus()
     ledger = CostLedger(
         sessions,
         events,

@@ -35,17 +35,29 @@ def arq_id(job_id: int) -> str:
     return f"job:{job_id}"
 
 
-async def enqueue(redis: Redis, job: Job) -> None:
-    """Queue the worker function of a recorded job; a Redis outage is a TransientError (503)."""
+async def enqueue(redis: Redis, job: Job, *, defer_s: float | None = None) -> None:
+    """Queue the worker function of a recorded job (to run ``defer_s`` from now, when given); a Redis
+    outage is a TransientError (503)."""
     pool = ArqRedis(connection_pool=redis.connection_pool, default_queue_name=QUEUE)
     try:
-        await pool.enqueue_job(FUNCTIONS[job.kind], job.id, _job_id=arq_id(job.id))  # type: ignore[index]
+        await pool.enqueue_job(
+            FUNCTIONS[job.kind],  # type: ignore[index]
+            job.id,
+            _job_id=arq_id(job.id),
+            _defer_by=defer_s,
+        )
     except (RedisError, OSError) as exc:
         raise TransientError(f"the job queue is unavailable: {exc}", retry_after_s=5) from exc
 
 
 async def submit(
-    services: Services, workspace_id: int, kind: JobKind, params: dict[str, Any], total: int = 0
+    services: Services,
+    workspace_id: int,
+    kind: JobKind,
+    params: dict[str, Any],
+    total: int = 0,
+    *,
+    defer_s: float | None = None,
 ) -> Job:
     """Record a job, then queue it. Other packages reach this through hub wiring (webhooks, syncs)."""
     if services.redis is None:
@@ -53,7 +65,7 @@ async def submit(
     async with services.sessions.begin() as session:
         job = await jobs.create(session, workspace_id, kind, params, total=total)
     try:
-        await enqueue(services.redis, job)
+        await enqueue(services.redis, job, defer_s=defer_s)
     except TransientError as exc:  # never leave a record that no worker will ever pick up
         async with services.sessions.begin() as session:
             await session.execute(

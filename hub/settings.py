@@ -126,6 +126,18 @@ class OtelSettings(BaseModel):
     insecure: bool = True
 
 
+class PushSettings(BaseModel):
+    """Inbound change pushes (webhooks) and the Graph subscriptions behind them."""
+
+    # Notifications for one source within this window collapse into one sync, which starts when it ends.
+    debounce_s: float = Field(default=1.0, ge=0.05, le=300)
+    replay_ttl_s: int = Field(default=900, ge=600)  # generic pushes: how long a webhook-id is remembered
+    public_url: str | None = None  # this server as the outside sees it (Graph's notificationUrl base)
+    graph_api_url: str = "https://graph.microsoft.com/v1.0"
+    graph_lifetime_minutes: int = Field(default=4200, ge=45, le=42300)  # driveItem maximum: 42300
+    graph_renew_before_minutes: int = Field(default=1440, ge=15)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -149,6 +161,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    push: PushSettings = Field(default_factory=PushSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

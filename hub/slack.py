@@ -91,6 +91,7 @@ async def open_handler(settings: Settings, services: Services) -> AsyncSlackRequ
         oauth=oauth,
         concurrent_answers=slack.concurrent_answers,
         authorize=authorize,
+        events=services.events,
     )
     handler = AsyncSlackRequestHandler(build_app(config, commands(settings, services)))
     if authorize is not None:

@@ -30,11 +30,13 @@ from core.errors import PermanentError, TransientError
 from core.indexing import ingest_all
 from core.jobs import TERMINAL, JobRecorder
 from core.tables import Job
+from hub import push
 from hub.container import Services, open_services
 from hub.correlation import observed
 from hub.files import read_documents
 from hub.metrics import Metrics
 from hub.progress import RedisJobEvents
+from hub.push import renew_graph_subscriptions
 from hub.queue import QUEUE, lease
 from hub.settings import Settings
 from hub.source_jobs import refresh_sources, run_sync, run_webhook
@@ -176,6 +178,7 @@ def build_worker(
         stack = ctx["resources"] = contextlib.AsyncExitStack()
         opened = open_services(settings, sandboxed=True, embedder=embedder, metrics=metrics)
         ctx["services"] = await stack.enter_async_context(opened)
+        await stack.enter_async_context(push.wired(ctx["services"]))
         ctx["metrics"] = metrics
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -185,7 +188,12 @@ def build_worker(
 
     return Worker(
         functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths],
-        cron_jobs=[cron(refresh_sources, second=0, unique=True, run_at_startup=True)],
+        cron_jobs=[
+            cron(refresh_sources, second=0, unique=True, run_at_startup=True),
+            cron(
+                renew_graph_subscriptions, minute={0, 15, 30, 45}, second=30, unique=True, run_at_startup=True
+            ),
+        ],
         redis_settings=redis_settings(settings),
         queue_name=QUEUE,
         on_startup=startup,

@@ -24,6 +24,7 @@ from bots.commands import CommandRequest, Commands, Reply, refusal
 from bots.identity import ChatOrigin
 from bots.slack import blocks, origin
 from core.errors import AccessDenied
+from core.events import ChannelMessagePosted, EventBus
 
 log = logging.getLogger(__name__)
 BOT_SCOPES = (
@@ -78,6 +79,7 @@ class SlackConfig:
     oauth: AsyncOAuthSettings | None = None  # multi-team mode: bolt's OAuth v2 flow and installation store
     concurrent_answers: int = 2  # answers computed at once per process; the rest wait (after their ack)
     authorize: TokenAuthorize | None = None  # single-team mode
+    events: EventBus | None = None  # channel messages are published here (chat-history sources sync)
 
 
 def build_app(config: SlackConfig, commands: Commands) -> AsyncApp:
@@ -88,7 +90,7 @@ def build_app(config: SlackConfig, commands: Commands) -> AsyncApp:
         oauth_settings=config.oauth,
         logger=log,
     )
-    SlackBot(commands, config.concurrent_answers).register(app, config.command)
+    SlackBot(commands, config.concurrent_answers, config.events).register(app, config.command)
     return app
 
 
@@ -104,9 +106,12 @@ async def guarded(
 
 
 class SlackBot:
-    def __init__(self, commands: Commands, concurrent_answers: int = 2) -> None:
+    def __init__(
+        self, commands: Commands, concurrent_answers: int = 2, events: EventBus | None = None
+    ) -> None:
         self.commands = commands
         self.slots = asyncio.Semaphore(concurrent_answers)
+        self.events = events
 
     def register(self, app: AsyncApp, command: str) -> None:
         app.command(command)(self.on_command)
@@ -130,10 +135,21 @@ class SlackBot:
         await self._converse(origin.from_event(body, event, thread_on_root=True), event, client)
 
     async def on_message(self, body: Body, event: Body, client: AsyncWebClient) -> None:
-        """Direct messages only; in channels the bot answers mentions."""
+        """Direct messages are answered; in channels the bot answers mentions, and a person's message
+        (or edit, or deletion) is published so a chat-history source of that channel can sync."""
+        if event.get("channel_type") in ("channel", "group"):
+            await self._channel_activity(body, event)
+            return
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         await self._converse(origin.from_event(body, event, thread_on_root=False), event, client)
+
+    async def _channel_activity(self, body: Body, event: Body) -> None:
+        bot = event.get("bot_id") or event.get("subtype") == "bot_message"
+        team, channel = body.get("team_id") or event.get("team"), event.get("channel")
+        if bot or self.events is None or not isinstance(team, str) or not isinstance(channel, str):
+            return  # never our own alerts (or any bot's): that would loop alert -> sync -> alert
+        await self.events.publish(ChannelMessagePosted("slack", team, channel))
 
     async def on_share(
         self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond, client: AsyncWebClient

@@ -44,10 +44,18 @@ def from_activity(activity: Activity) -> ChatOrigin:
             tenant_id=tenant,
             externally_shared=channel.get("membershipType") == "shared",
             thread_id=conversation_id,
+            service_url=activity.service_url,
         )
     if kind == "groupChat":
         return ChatOrigin(
-            PLATFORM, GROUP_TEAM, conversation_id, user, "group", tenant, thread_id=conversation_id
+            PLATFORM,
+            GROUP_TEAM,
+            conversation_id,
+            user,
+            "group",
+            tenant,
+            thread_id=conversation_id,
+            service_url=activity.service_url,
         )
     return ChatOrigin(PLATFORM, tenant, conversation_id, user, "direct", tenant, thread_id=conversation_id)
 

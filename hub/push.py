@@ -1,0 +1,181 @@
+"""Push freshness wiring: debounced sync requests, the inbound webhooks, chat change alerts, syncs of
+chat-history sources on channel messages, and the Graph subscription renewal job.
+
+A sync request sets ``switchboard:push:pending:<source>`` (SET NX, expiring after the debounce window)
+and queues one sync job deferred by that window; requests while the key lives join that job. The job
+starts after the last collapsed request, so it sees every change they announced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import select, update
+
+from bots.alerts import AlertSender, ChangeAlerts
+from bots.slack.alerts import SlackAlerts
+from bots.teams.alerts import TeamsAlerts
+from bots.teams.credentials import ClientCredentialsFactory, token_url_for
+from core import push
+from core.errors import TransientError
+from core.events import ChannelMessagePosted, DomainEvent
+from core.tables import Source, SourcePush, utcnow
+from hub.container import Services
+from hub.queue import submit
+from hub.slack import oauth_settings, web_client
+from webhooks.graph import GraphSubscriptions
+from webhooks.inbound import Inbound
+
+log = structlog.get_logger(__name__)
+HISTORY_TYPES = frozenset({"slack_history", "slack-history"})
+
+
+class DebouncedSyncs:
+    """``core.push.SyncRequests`` on the job queue: one deferred sync per source per window."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._window_s = services.settings.push.debounce_s
+
+    async def request(self, source: Source, *, reason: str, detail: dict[str, Any] | None = None) -> bool:
+        redis = self._services.redis
+        if redis is None:
+            raise TransientError("no job queue is configured (set SWITCHBOARD_REDIS_URL or run `serve`)")
+        key = f"switchboard:push:pending:{source.id}"
+        if not await redis.set(key, reason, nx=True, px=int(self._window_s * 1000)):
+            return False
+        params = {"source_id": source.id, "trigger": reason, **(detail or {})}
+        try:
+            await submit(self._services, source.workspace_id, "sync", params, defer_s=self._window_s)
+        except TransientError:
+            await redis.delete(key)  # the next notification tries again
+            raise
+        log.info("push sync queued", source=source.id, trigger=reason)
+        return True
+
+
+def covers(source: Source, event: ChannelMessagePosted) -> bool:
+    """Does this chat-history source read that channel? (config: ``channel``/``channels``, ``team``)."""
+    config = source.config or {}
+    channels = config.get("channels") or [config.get("channel") or config.get("channel_id")]
+    team = config.get("team") or config.get("team_id")
+    return event.channel_id in channels and (not team or team == event.team_id)
+
+
+class HistorySyncs:
+    """An event-bus subscriber: a message in a channel that a Slack-history source covers syncs it."""
+
+    def __init__(self, services: Services, syncs: DebouncedSyncs) -> None:
+        self._services = services
+        self._syncs = syncs
+
+    async def __call__(self, event: DomainEvent) -> None:
+        if not isinstance(event, ChannelMessagePosted) or event.platform != "slack":
+            return
+        async with self._services.sessions() as session:
+            sources = (await session.scalars(select(Source).where(Source.type.in_(HISTORY_TYPES)))).all()
+        for source in sources:
+            if covers(source, event):
+                await self._syncs.request(
+                    source, reason="slack-message", detail={"channel": event.channel_id}
+                )
+
+
+def alert_senders(services: Services, http: httpx.AsyncClient) -> dict[str, AlertSender]:
+    settings = services.settings
+    senders: dict[str, AlertSender] = {}
+    if settings.slack.bot_token is not None or settings.slack.client_id:
+        senders["slack"] = SlackAlerts(web_client(settings), oauth_settings(settings, services))
+    teams = settings.teams
+    if teams.app_id and teams.app_password is not None:
+        tenant = teams.tenant_id if teams.app_type == "SingleTenant" else None
+        credentials = ClientCredentialsFactory(
+            teams.app_id,
+            teams.app_password.get_secret_value(),
+            teams.token_url or token_url_for(tenant),
+            http,
+        )
+        senders["teams"] = TeamsAlerts(credentials, http)
+    return senders
+
+
+@contextlib.asynccontextmanager
+async def wired(services: Services) -> AsyncIterator[Inbound]:
+    """Subscribe alerts and history syncs to the event bus (app and worker); yield the inbound webhooks."""
+    async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
+        syncs = DebouncedSyncs(services)
+        services.events.subscribe(ChangeAlerts(services.sessions, alert_senders(services, http)))
+        services.events.subscribe(HistorySyncs(services, syncs))
+        yield Inbound(
+            services.sessions,
+            services.fernet,
+            services.redis,
+            syncs,
+            replay_ttl_s=services.settings.push.replay_ttl_s,
+        )
+
+
+async def keep_subscription(
+    services: Services, graph: GraphSubscriptions, source: Source, row: SourcePush
+) -> None:
+    """Create the source's Graph subscription, or renew it when it expires within the renewal margin."""
+    cfg = services.settings.push
+    token_of = services.ports.graph_token
+    if token_of is None or not cfg.public_url or not row.graph_resource:
+        return
+    lifetime = timedelta(minutes=cfg.graph_lifetime_minutes)
+    expires = (
+        row.graph_expires_at.replace(tzinfo=row.graph_expires_at.tzinfo or UTC)
+        if row.graph_expires_at
+        else None
+    )
+    if (
+        row.graph_subscription_id
+        and expires
+        and expires - utcnow() > timedelta(minutes=cfg.graph_renew_before_minutes)
+    ):
+        return
+    token = await token_of(source)
+    kept = (
+        await graph.renew(token, row.graph_subscription_id, lifetime) if row.graph_subscription_id else None
+    )
+    if kept is None:
+        kept = await graph.create(
+            token,
+            resource=row.graph_resource,
+            notification_url=f"{cfg.public_url.rstrip('/')}/webhooks/graph",
+            client_state=push.reveal(services.fernet, row),
+            lifetime=lifetime,
+        )
+    async with services.sessions.begin() as session:
+        await session.execute(
+            update(SourcePush)
+            .where(SourcePush.source_id == source.id)
+            .values(graph_subscription_id=kept.id, graph_expires_at=kept.expires_at)
+        )
+
+
+async def renew_graph_subscriptions(ctx: dict[str, Any]) -> int:
+    """Cron: keep every push-enabled Graph source subscribed. Returns how many sources were checked."""
+    services: Services = ctx["services"]
+    async with services.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Source, SourcePush)
+                .join(SourcePush, SourcePush.source_id == Source.id)
+                .where(SourcePush.graph_resource.is_not(None))
+            )
+        ).all()
+    async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
+        graph = GraphSubscriptions(http, services.settings.push.graph_api_url)
+        for source, row in rows:
+            try:
+                await keep_subscription(services, graph, source, row)
+            except Exception:
+                log.exception("graph subscription renewal failed", source=source.id)
+    return len(rows)
