@@ -32,7 +32,7 @@ class LoggingEventBus(RecordingBus):
         await super().publish(event)
         del self.events[:-KEEP]
         log = structlog.get_logger("switchboard.events")
-        level = log.warning if isinstance(event, BudgetExceeded) else log.info
+        level = log.warning if isinstance(event, BudgetExceeded) else log.debug  # syncs publish many
         level(type(event).__name__, **dataclasses.asdict(event))
         for subscriber in self._subscribers:
             try:

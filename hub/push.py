@@ -32,6 +32,7 @@ from webhooks.graph import GraphSubscriptions
 from webhooks.inbound import Inbound
 
 log = structlog.get_logger(__name__)
+SKEW_MARGIN_S = 0.1
 HISTORY_TYPES = frozenset({"slack_history", "slack-history"})
 
 
@@ -51,7 +52,9 @@ class DebouncedSyncs:
             return False
         params = {"source_id": source.id, "trigger": reason, **(detail or {})}
         try:
-            await submit(self._services, source.workspace_id, "sync", params, defer_s=self._window_s)
+            # Deferred a little past the key's expiry: a request that joined this job came before it started.
+            defer_s = self._window_s + SKEW_MARGIN_S
+            await submit(self._services, source.workspace_id, "sync", params, defer_s=defer_s)
         except TransientError:
             await redis.delete(key)  # the next notification tries again
             raise
