@@ -48,7 +48,7 @@ class ConfluenceConfig(BaseModel):
 
 
 class ConfluenceSecret(BaseModel):
-    """Cloud: ``username`` (email) + ``password`` (API token). Server/DC: ``token`` (personal access token)."""
+    """Cloud: ``username`` (email) + ``password`` (API token). Server/DC: ``token`` (a personal token)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -125,7 +125,7 @@ class ConfluenceConnector:
 
     async def search(self, cql: str, start: int, expand: str) -> dict[str, Any]:
         params = {"cql": cql, "start": start, "limit": self.config.page_size, "expand": expand}
-        found = await self.call(self.client.get, "rest/api/content/search", params=params)
+        found: Any = await self.call(self.client.get, "rest/api/content/search", params=params)
         return found if isinstance(found, dict) else {}
 
     async def pages(self, cursor: str | None) -> AsyncIterator[Page]:
