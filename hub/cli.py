@@ -17,6 +17,7 @@ from core.models import Answer, Asker, Question, check_slug
 from hub import evaluate
 from hub.cli_admin import apikey, channel, workspace
 from hub.cli_push import push
+from hub.cli_sources import source
 from hub.cli_support import err, fail, load_settings, opened, runs_async
 from hub.container import Services
 from hub.files import read_documents
@@ -200,7 +201,7 @@ async def db_upgrade() -> None:
     click.echo("database schema is up to date")
 
 
-for group in (workspace, channel, apikey, push):
+for group in (workspace, channel, apikey, source, push):
     cli.add_command(group)
 
 

@@ -36,6 +36,7 @@ from hub.metrics import Metrics
 from hub.runtime import read_runtime, store_lock
 from hub.sandbox import ParseSandbox
 from hub.settings import Settings
+from hub.source_sync import register as register_connectors
 
 
 @dataclass
@@ -195,7 +196,7 @@ def assemble(
         llm = GroundedAnswerer(router, ledger, related, rules=rules, abstain_below=settings.llm.abstain_below)
         parts = dataclasses.replace(parts, generator=llm, rewriter=llm)
     asker = AskService(sessions, retriever, ExtractiveAnswerer(embedder, analyzer), parts=parts)
-    return Services(
+    services = Services(
         settings,
         engine,
         sessions,
@@ -213,3 +214,5 @@ def assemble(
         Suggester(sessions),
         metrics,
     )
+    register_connectors(services)
+    return services

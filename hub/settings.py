@@ -118,6 +118,14 @@ class WorkerSettings(BaseModel):
     health_check_interval_s: int = Field(default=15, gt=0, le=3600)
 
 
+class ConnectorSettings(BaseModel):
+    """Source syncs: outbound URL policy, an extra CA bundle (self-hosted services), request timeout."""
+
+    allow_private_urls: bool = False  # let sources reach private/loopback hosts (intranet, test fakes)
+    ca_bundle: Path | None = None  # PEM file trusted for https to sources (a private CA)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+
 class OtelSettings(BaseModel):
     """Optional OpenTelemetry tracing: set ``endpoint`` (an OTLP/gRPC collector) to turn it on."""
 
@@ -162,6 +170,7 @@ class Settings(BaseSettings):
     otel: OtelSettings = Field(default_factory=OtelSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     push: PushSettings = Field(default_factory=PushSettings)
+    connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

@@ -87,12 +87,12 @@ async def job(services: Services, job_id: int) -> Job:
 async def test_sync_without_a_connector_finishes_cleanly_as_skipped(
     services: Services, embedder: MiniLMEmbedder
 ) -> None:
-    workspace, source = await add_source(services, "confluence")
+    workspace, source = await add_source(services, "gdrive")
     queued = await submit(services, workspace.id, "sync", {"source_id": source.id})
     await run_burst(services, embedder)
     done = await job(services, queued.id)
     assert done.status == "done" and done.counts == {"skipped": 1}
-    assert "no connector is registered for source type 'confluence'" in done.errors[0]["error"]
+    assert "no connector is registered for source type 'gdrive'" in done.errors[0]["error"]
     async with services.sessions() as session:
         refreshed = await session.get(Source, source.id)
     assert refreshed is not None and refreshed.status == "idle" and refreshed.last_synced_at is not None
