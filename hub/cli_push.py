@@ -11,6 +11,7 @@ from core import push as pushes
 from core.errors import NotFound
 from core.tables import Source, SourcePush
 from hub.cli_support import load_settings, opened, runs_async
+from hub.push import default_graph_resource
 
 
 @click.group()
@@ -23,7 +24,8 @@ def push() -> None:
 @click.option(
     "--graph-resource",
     default=None,
-    help="Graph resource to subscribe to (e.g. drives/<drive id>/root); the worker keeps it subscribed.",
+    help="Graph resource to subscribe to (default for SharePoint sources: drives/<drive id>/root); "
+    "the worker keeps it subscribed.",
 )
 @runs_async
 async def push_enable(source_id: int, graph_resource: str | None) -> None:
@@ -33,6 +35,7 @@ async def push_enable(source_id: int, graph_resource: str | None) -> None:
         source = await session.get(Source, source_id)
         if source is None:
             raise NotFound(f"source {source_id} not found")
+        graph_resource = graph_resource or default_graph_resource(source)
         secret = await pushes.enable(session, services.fernet, source, graph_resource=graph_resource)
     base = (settings.push.public_url or "https://<this server>").rstrip("/")
     click.echo(f"secret (shown once): {secret}")

@@ -21,19 +21,22 @@ from bots.alerts import AlertSender, ChangeAlerts
 from bots.slack.alerts import SlackAlerts
 from bots.teams.alerts import TeamsAlerts
 from bots.teams.credentials import ClientCredentialsFactory, token_url_for
+from connectors import registry
+from connectors.sharepoint import SharePointConnector
 from core import push
-from core.errors import TransientError
+from core.errors import InvalidInput, TransientError
 from core.events import ChannelMessagePosted, DomainEvent
 from core.tables import Source, SourcePush, utcnow
 from hub.container import Services
 from hub.queue import submit
 from hub.slack import oauth_settings, web_client
+from hub.source_sync import decrypt_secret, options
 from webhooks.graph import GraphSubscriptions
 from webhooks.inbound import Inbound
 
 log = structlog.get_logger(__name__)
 SKEW_MARGIN_S = 0.1
-HISTORY_TYPES = frozenset({"slack_history", "slack-history"})
+HISTORY_TYPES = frozenset({"slack"})  # connectors.registry: Slack channel history
 
 
 class DebouncedSyncs:
@@ -50,7 +53,7 @@ class DebouncedSyncs:
         key = f"switchboard:push:pending:{source.id}"
         if not await redis.set(key, reason, nx=True, px=int(self._window_s * 1000)):
             return False
-        params = {"source_id": source.id, "trigger": reason, **(detail or {})}
+        params = {"source_id": source.id, "reason": reason, **(detail or {})}
         try:
             # Deferred a little past the key's expiry: a request that joined this job came before it started.
             defer_s = self._window_s + SKEW_MARGIN_S
@@ -58,16 +61,14 @@ class DebouncedSyncs:
         except TransientError:
             await redis.delete(key)  # the next notification tries again
             raise
-        log.info("push sync queued", source=source.id, trigger=reason)
+        log.info("push sync queued", source=source.id, reason=reason)
         return True
 
 
 def covers(source: Source, event: ChannelMessagePosted) -> bool:
-    """Does this chat-history source read that channel? (config: ``channel``/``channels``, ``team``)."""
-    config = source.config or {}
-    channels = config.get("channels") or [config.get("channel") or config.get("channel_id")]
-    team = config.get("team") or config.get("team_id")
-    return event.channel_id in channels and (not team or team == event.team_id)
+    """Does this Slack-history source read that channel? (its config's ``channels``)."""
+    channels = (source.config or {}).get("channels") or []
+    return isinstance(channels, list) and event.channel_id in channels
 
 
 class HistorySyncs:
@@ -107,6 +108,30 @@ def alert_senders(services: Services, http: httpx.AsyncClient) -> dict[str, Aler
     return senders
 
 
+class SharePointTokens:
+    """``core.push.GraphToken`` from the SharePoint connector's own client credentials (msal)."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def __call__(self, source: Source) -> str:
+        settings = self._services.settings
+        secret = decrypt_secret(self._services.fernet, source.secret)
+        connector = await registry.build(source.type, dict(source.config), secret, options(settings))
+        if not isinstance(connector, SharePointConnector):
+            raise InvalidInput(f"source {source.id} is not a SharePoint/OneDrive source")
+        try:
+            return await connector.token()
+        finally:
+            await connector.http.aclose()
+
+
+def default_graph_resource(source: Source) -> str | None:
+    """What a SharePoint/OneDrive source is subscribed to: its drive's root (changes anywhere below)."""
+    drive = (source.config or {}).get("drive_id")
+    return f"drives/{drive}/root" if source.type == "sharepoint" and drive else None
+
+
 @contextlib.asynccontextmanager
 async def wired(services: Services) -> AsyncIterator[Inbound]:
     """Subscribe alerts and history syncs to the event bus (app and worker); yield the inbound webhooks."""
@@ -114,6 +139,8 @@ async def wired(services: Services) -> AsyncIterator[Inbound]:
         syncs = DebouncedSyncs(services)
         services.events.subscribe(ChangeAlerts(services.sessions, alert_senders(services, http)))
         services.events.subscribe(HistorySyncs(services, syncs))
+        if services.ports.graph_token is None:
+            services.ports.graph_token = SharePointTokens(services)
         yield Inbound(
             services.sessions,
             services.fernet,

@@ -255,8 +255,8 @@ async def test_graph_confluence_and_generic_pushes_make_the_change_searchable(wo
     delays["generic"] = await world.searchable("canaryweb99")
 
     jobs = await world.sync_jobs()
-    assert sorted(j.params["trigger"] for j in jobs) == ["confluence", "graph", "push"]
-    assert [j.params.get("page_id") for j in jobs if j.params["trigger"] == "confluence"] == ["1188560897"]
+    assert sorted(j.params["reason"] for j in jobs) == ["confluence", "graph", "push"]
+    assert [j.params.get("page_id") for j in jobs if j.params["reason"] == "confluence"] == ["1188560897"]
     print(
         "\npush delay, notification -> searchable (debounce "
         f"{DEBOUNCE_S}s): " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in delays.items())

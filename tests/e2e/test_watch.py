@@ -101,9 +101,9 @@ async def test_a_channel_message_syncs_the_slack_history_source_of_that_channel(
         covered = Source(
             workspace_id=alpha.id,
             collection_id=collection_id,
-            type="slack_history",
+            type="slack",
             name="general",
-            config={"channel": "CALPHA"},
+            config={"channels": ["CALPHA"]},
         )
         session.add(covered)
     body = json.loads(
@@ -133,4 +133,4 @@ async def test_a_channel_message_syncs_the_slack_history_source_of_that_channel(
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # the bot's and the other channel's messages had their chance too
     jobs = await sync_jobs()
-    assert [(j.params["source_id"], j.params["trigger"]) for j in jobs] == [(covered.id, "slack-message")]
+    assert [(j.params["source_id"], j.params["reason"]) for j in jobs] == [(covered.id, "slack-message")]

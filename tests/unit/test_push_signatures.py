@@ -92,7 +92,7 @@ def test_summaries_say_what_changed() -> None:
 
 def test_a_channel_message_concerns_the_history_sources_of_that_channel() -> None:
     event = ChannelMessagePosted("slack", "T1", "C1")
-    assert covers(Source(type="slack_history", config={"channel": "C1"}), event)
-    assert covers(Source(type="slack_history", config={"channels": ["C0", "C1"], "team": "T1"}), event)
-    assert not covers(Source(type="slack_history", config={"channel": "C2"}), event)
-    assert not covers(Source(type="slack_history", config={"channel": "C1", "team": "T2"}), event)
+    assert covers(Source(type="slack", config={"channels": ["C1"]}), event)
+    assert covers(Source(type="slack", config={"channels": ["C0", "C1"]}), event)
+    assert not covers(Source(type="slack", config={"channels": ["C2"]}), event)
+    assert not covers(Source(type="slack", config={"channels": "C1"}), event)
