@@ -12,6 +12,7 @@ from typing import Protocol
 from core import watches
 from core.db import Sessions
 from core.events import DocumentChanged, DomainEvent
+from core.ratelimit import Rate, RateLimiter
 from core.tables import Watch
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,24 @@ class AlertSender(Protocol):
 
 
 class ChangeAlerts:
-    """An event-bus subscriber: DocumentChanged -> alerts to the channels that watch it."""
+    """An event-bus subscriber: DocumentChanged -> alerts to the channels that watch it.
 
-    def __init__(self, sessions: Sessions, senders: dict[str, AlertSender]) -> None:
+    With a limiter, each channel gets at most ``rate`` alerts (a first sync of a big watched collection
+    would otherwise post one message per document); the rest are dropped and logged.
+    """
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        senders: dict[str, AlertSender],
+        *,
+        limiter: RateLimiter | None = None,
+        rate: Rate | None = None,
+    ) -> None:
         self._sessions = sessions
         self._senders = senders
+        self._limiter = limiter
+        self._rate = rate or Rate(20, 60)
 
     async def __call__(self, event: DomainEvent) -> None:
         if not isinstance(event, DocumentChanged) or not self._senders:
@@ -56,10 +70,19 @@ class ChangeAlerts:
 
     async def _send(self, watch: Watch, event: DocumentChanged) -> None:
         sender = self._senders.get(watch.platform)
-        if sender is None:
+        if sender is None or not await self._allowed(watch):
             return
         alert = Alert(event.change, event.title, event.url, event.summary, watch.label)
         try:
             await sender.send(watch, alert)
         except Exception:  # one channel that cannot be reached must not stop the others
             log.exception("change alert to %s %s failed", watch.platform, watch.channel_id)
+
+    async def _allowed(self, watch: Watch) -> bool:
+        if self._limiter is None:
+            return True
+        key = f"alerts:{watch.platform}:{watch.team_id}:{watch.channel_id}"
+        if await self._limiter.hit(key, self._rate) is None:
+            return True
+        log.warning("change alert to %s %s dropped: over %s", watch.platform, watch.channel_id, self._rate)
+        return False

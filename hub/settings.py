@@ -144,6 +144,7 @@ class PushSettings(BaseModel):
     graph_api_url: str = "https://graph.microsoft.com/v1.0"
     graph_lifetime_minutes: int = Field(default=4200, ge=45, le=42300)  # driveItem maximum: 42300
     graph_renew_before_minutes: int = Field(default=1440, ge=15)
+    alerts_per_channel: str = "20/minute"  # change alerts one channel gets at most (core.ratelimit.Rate)
 
 
 class Settings(BaseSettings):

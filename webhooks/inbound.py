@@ -28,7 +28,7 @@ from core import push
 from core.db import Sessions
 from core.errors import NotFound, TransientError
 from core.push import SyncRequests
-from core.tables import Source, SourcePush
+from core.tables import Source
 from webhooks.signatures import (
     SignatureError,
     check_hub_signature,
@@ -85,13 +85,8 @@ class Inbound:
         if found is None:
             return None
         source, settings = found
-        return (
-            source if client_state_matches(_secret(self, settings), notification.get("clientState")) else None
-        )
-
-
-def _secret(inbound: Inbound, settings: SourcePush) -> str:
-    return push.reveal(inbound.fernet, settings)
+        expected = push.reveal(self.fernet, settings)
+        return source if client_state_matches(expected, notification.get("clientState")) else None
 
 
 def inbound_of(request: Request) -> Inbound:

@@ -4,9 +4,11 @@ removed document's watchers hear about it once."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
+from redis.asyncio import Redis
 
 from bots.alerts import Alert, ChangeAlerts
 from core import channels, watches, workspaces
@@ -14,6 +16,7 @@ from core.channels import Conversation
 from core.errors import NotFound
 from core.events import DocumentChanged
 from core.indexing import IncomingDocument
+from core.ratelimit import Rate, RateLimiter
 from core.tables import Watch
 from hub.container import Services
 
@@ -147,3 +150,24 @@ async def test_a_removed_document_is_announced_once_and_its_watch_goes(any_servi
         e for e in any_services.events.events if isinstance(e, DocumentChanged) and e.change == "removed"
     ]
     assert len(removed) == 1 and removed[0].summary == "removed"
+
+
+async def test_a_channel_gets_at_most_its_rate_of_alerts(services: Services, redis_url: str) -> None:
+    await setup(services)
+    await watch(services, ALPHA, "hr")
+    recorder = Recorder()
+    redis = Redis.from_url(redis_url)
+    try:
+        limiter = RateLimiter(redis, prefix=f"test:{uuid.uuid4().hex}")
+        alerts = ChangeAlerts(services.sessions, {"slack": recorder}, limiter=limiter, rate=Rate(2, 60))
+        services.events.subscribe(alerts)
+        async with services.sessions() as session:
+            alpha = await workspaces.get(session, "alpha")
+        batch = [
+            IncomingDocument(f"new-{i}.md", f"# New {i}\n\nPolicy {i}.".encode(), collection="hr")
+            for i in range(4)
+        ]
+        await services.indexer.upsert_many(alpha, batch)
+    finally:
+        await redis.aclose()
+    assert [a.title for _, a in recorder.sent] == ["New 0", "New 1"]  # a big first sync does not flood
