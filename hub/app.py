@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from core.embeddings import Embedder
 from hub import errors, push, slack, teams
 from hub.api import health, jobs, routes
+from hub.api import push as push_routes
 from hub.api import sources as source_routes
 from hub.container import open_services
 from hub.correlation import with_request_id
@@ -60,4 +61,5 @@ def create_app(
     app.include_router(slack.router)
     app.include_router(teams.router)
     app.include_router(inbound.router)
+    app.include_router(push_routes.router)
     return app

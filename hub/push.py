@@ -1,9 +1,10 @@
 """Push freshness wiring: debounced sync requests, the inbound webhooks, chat change alerts, syncs of
 chat-history sources on channel messages, and the Graph subscription renewal job.
 
-A sync request sets ``switchboard:push:pending:<source>`` (SET NX, expiring after the debounce window)
-and queues one sync job deferred by that window; requests while the key lives join that job. The job
-starts after the last collapsed request, so it sees every change they announced.
+A sync request sets ``switchboard:push:pending:<source>`` (SET NX) and queues one sync job deferred by
+the debounce window; requests while the key exists join that job. The sync job deletes the key as it
+starts (``clear_pending``), so every request it absorbed came before it read anything, and a request
+after that start queues the next sync. The key also expires (``PENDING_TTL_S``) in case its job is lost.
 """
 
 from __future__ import annotations
@@ -36,7 +37,19 @@ from webhooks.graph import GraphSubscriptions
 from webhooks.inbound import Inbound
 
 log = structlog.get_logger(__name__)
-SKEW_MARGIN_S = 0.1
+PENDING_TTL_S = 600
+
+
+def pending_key(source_id: int) -> str:
+    return f"switchboard:push:pending:{source_id}"
+
+
+async def clear_pending(services: Services, source_id: int) -> None:
+    """Called by the sync job as it starts: later requests must queue another sync."""
+    if services.redis is not None:
+        await services.redis.delete(pending_key(source_id))
+
+
 HISTORY_TYPES = frozenset({"slack"})  # connectors.registry: Slack channel history
 
 
@@ -51,14 +64,12 @@ class DebouncedSyncs:
         redis = self._services.redis
         if redis is None:
             raise TransientError("no job queue is configured (set SWITCHBOARD_REDIS_URL or run `serve`)")
-        key = f"switchboard:push:pending:{source.id}"
-        if not await redis.set(key, reason, nx=True, px=int(self._window_s * 1000)):
+        key = pending_key(source.id)
+        if not await redis.set(key, reason, nx=True, ex=PENDING_TTL_S):
             return False
         params = {"source_id": source.id, "reason": reason, **(detail or {})}
         try:
-            # Deferred a little past the key's expiry: a request that joined this job came before it started.
-            defer_s = self._window_s + SKEW_MARGIN_S
-            await submit(self._services, source.workspace_id, "sync", params, defer_s=defer_s)
+            await submit(self._services, source.workspace_id, "sync", params, defer_s=self._window_s)
         except TransientError:
             await redis.delete(key)  # the next notification tries again
             raise

@@ -17,6 +17,7 @@ from core.errors import AuthError
 from core.jobs import ItemResult, JobRecorder
 from core.tables import Job, Source, utcnow
 from hub.container import Services
+from hub.push import clear_pending
 from hub.queue import enqueue
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ async def run_sync(services: Services, recorder: JobRecorder, job: Job) -> None:
         await recorder.finish("failed", f"source {source_id} not found")
         return
     await recorder.start()
+    await clear_pending(services, source.id)  # pushes from now on queue the next sync (hub.push)
     syncer = services.ports.syncers.get(source.type)
     if syncer is None:
         note = f"no connector is registered for source type {source.type!r}"

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
-from core import push, workspaces
+from core import apikeys, push, workspaces
 from core.embeddings import MiniLMEmbedder
 from core.indexing import IncomingDocument, ensure_collection
 from core.jobs import ItemResult, Report
@@ -87,6 +87,15 @@ class PushWorld:
     async def sync_jobs(self) -> list[Job]:
         async with self.services.sessions() as session:
             return list((await session.scalars(select(Job).where(Job.kind == "sync"))).all())
+
+    async def settled(self, within_s: float = 60.0) -> list[str]:
+        """The sync jobs' statuses once none is queued or running any more."""
+        deadline = time.monotonic() + within_s
+        while True:
+            statuses = [j.status for j in await self.sync_jobs()]
+            if all(s in ("done", "failed") for s in statuses) or time.monotonic() > deadline:
+                return statuses
+            await asyncio.sleep(0.1)
 
     async def queued(self) -> int:
         return int(await self.redis.zcard(QUEUE))
@@ -254,6 +263,7 @@ async def test_graph_confluence_and_generic_pushes_make_the_change_searchable(wo
     assert response.status_code == 202, response.text
     delays["generic"] = await world.searchable("canaryweb99")
 
+    assert await world.settled() == ["done"] * 3
     jobs = await world.sync_jobs()
     assert sorted(j.params["reason"] for j in jobs) == ["confluence", "graph", "push"]
     assert [j.params.get("page_id") for j in jobs if j.params["reason"] == "confluence"] == ["1188560897"]
@@ -337,6 +347,7 @@ async def test_fifty_identical_notifications_in_a_burst_make_one_sync(world: Pus
     await world.searchable("canaryburst5")
     await asyncio.sleep(DEBOUNCE_S + 1.0)  # any second sync would have started by now
     assert world.remote.syncs[source.id] == 1
+    assert await world.settled() == ["done"]
     async with world.services.sessions() as session:
         count = await session.scalar(select(func.count()).select_from(Job).where(Job.kind == "sync"))
     assert count == 1
@@ -381,3 +392,46 @@ async def test_the_renewal_job_renews_before_expiry_and_recreates_a_dropped_subs
 
 async def _token() -> str:
     return "graph-test-token"
+
+
+async def test_rest_turns_push_on_and_off_for_admins_of_the_sources_workspace(world: PushWorld) -> None:
+    async with world.services.sessions.begin() as session:
+        other = await workspaces.create(session, "other")
+        _, admin = await apikeys.create(session, world.workspace, "admin")
+        _, viewer = await apikeys.create(session, world.workspace, "viewer")
+        _, outsider = await apikeys.create(session, other, "admin")
+    web = world.sources["web"].id
+    url = f"/api/v1/workspaces/acme/sources/{web}/push"
+
+    def auth(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    assert (await world.http.post(url, json={}, headers=auth(viewer))).status_code == 403
+    assert (await world.http.post(url, json={}, headers=auth(outsider))).status_code == 404
+    other_url = f"/api/v1/workspaces/other/sources/{web}/push"  # another workspace's source id
+    assert (await world.http.post(other_url, json={}, headers=auth(outsider))).status_code == 404
+    bad = await world.http.post(url, json={"graph_resource": "drives/x root"}, headers=auth(admin))
+    assert bad.status_code == 422
+
+    enabled = await world.http.post(url, json={}, headers=auth(admin))
+    assert enabled.status_code == 201, enabled.text
+    secret = enabled.json()["secret"]
+    assert enabled.json()["generic_url"].endswith(f"/webhooks/sources/{web}")
+    body = b"{}"
+    old = await world.http.post(
+        f"/webhooks/sources/{web}", content=body, headers=standard_signed(world.secrets["web"], body)
+    )
+    assert old.status_code == 401  # rotated: the old secret signs nothing any more
+    new = await world.http.post(
+        f"/webhooks/sources/{web}", content=body, headers=standard_signed(secret, body)
+    )
+    assert new.status_code == 202
+    shown = await world.http.get(url, headers=auth(viewer))
+    assert shown.status_code == 200 and "secret" not in shown.json()
+
+    assert (await world.http.delete(url, headers=auth(admin))).status_code == 204
+    gone = await world.http.post(
+        f"/webhooks/sources/{web}", content=body, headers=standard_signed(secret, body)
+    )
+    assert gone.status_code == 404
+    assert (await world.http.get(url, headers=auth(viewer))).status_code == 404
