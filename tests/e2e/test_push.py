@@ -39,7 +39,7 @@ from hub.queue import QUEUE
 from hub.settings import PushSettings, Settings
 from hub.worker import build_worker
 from tests.conftest import FIXTURES
-from tests.fakes.graph import FakeGraph, fake_graph
+from tests.fakes.graph_subscriptions import FakeGraphSubscriptions, fake_graph_subscriptions
 from tests.support.live import LiveApp, serve
 from tests.support.workers import flush
 
@@ -74,7 +74,7 @@ class PushWorld:
     live: LiveApp
     http: httpx.AsyncClient
     remote: Remote
-    graph: FakeGraph
+    graph: FakeGraphSubscriptions
     workspace: Workspace
     sources: dict[str, Source]
     secrets: dict[str, str]
@@ -158,7 +158,7 @@ async def world(
 ) -> AsyncIterator[PushWorld]:
     await flush(redis_url)
     remote = Remote()
-    async with fake_graph() as graph:
+    async with fake_graph_subscriptions() as graph:
         settings = Settings(
             data_dir=tmp_path / "var",
             redis_url=redis_url,

@@ -29,7 +29,7 @@ CREATED = json.loads((FIXTURES / "graph" / "subscription_created.json").read_tex
 
 
 @dataclass
-class FakeGraph:
+class FakeGraphSubscriptions:
     base_url: str = ""
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
@@ -69,8 +69,8 @@ class FakeGraph:
 
 
 @contextlib.asynccontextmanager
-async def fake_graph() -> AsyncIterator[FakeGraph]:
-    fake = FakeGraph()
+async def fake_graph_subscriptions() -> AsyncIterator[FakeGraphSubscriptions]:
+    fake = FakeGraphSubscriptions()
     app = Starlette(
         routes=[
             Route("/v1.0/subscriptions", fake.create, methods=["POST"]),
