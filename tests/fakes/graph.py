@@ -56,7 +56,7 @@ def granted_group(name: str) -> dict[str, Any]:
 
 
 def granted_user(email: str) -> dict[str, Any]:
-    user = {"id": f"u-{email}", "displayName": email.split("@")[0], "email": email}
+    user = {"id": f"u-{email}", "displayName": email.split("@", maxsplit=1)[0], "email": email}
     return {"id": f"perm-{email}", "roles": ["write"], "grantedToV2": {"user": user}}
 
 

@@ -28,7 +28,7 @@ class LiveApp:
 
 @contextlib.asynccontextmanager
 async def serve(app: Starlette, tls: SelfSigned | None = None) -> AsyncIterator[LiveApp]:
-    """Any ASGI app of ours (the real app, or a loopback fake) on a free 127.0.0.1 port; https with ``tls``."""
+    """Any ASGI app of ours (the real app, or a loopback fake) on a free 127.0.0.1 port; https if ``tls``."""
     port = free_port()
     config = uvicorn.Config(
         app,
