@@ -85,17 +85,10 @@ class SharePointConnector:
     ) -> None:
         self.config = config
         self.graph = config.graph_url.rstrip("/")
-        session = requests.Session()
-        session.trust_env = False
-        session.verify = str(ca_bundle) if ca_bundle else True
-        self.app = msal.ConfidentialClientApplication(
-            config.client_id,
-            client_credential=secret.client_secret.get_secret_value(),
-            authority=f"{config.authority_host.rstrip('/')}/{config.tenant_id}",
-            http_client=session,
-            instance_discovery=False,  # a configured authority host is trusted as given
-            timeout=timeout_s,
-        )
+        self.secret = secret
+        self.ca_bundle = ca_bundle
+        self.timeout_s = timeout_s
+        self.app: msal.ConfidentialClientApplication | None = None
         verify: ssl.SSLContext | bool = True
         if ca_bundle:
             verify = ssl.create_default_context(cafile=str(ca_bundle))
@@ -103,9 +96,26 @@ class SharePointConnector:
             timeout=timeout_s, verify=verify, trust_env=False, follow_redirects=True
         )
 
+    def login(self) -> dict[str, Any]:
+        """Blocking (msal reads the authority's OpenID configuration when built): run in a thread."""
+        if self.app is None:
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = str(self.ca_bundle) if self.ca_bundle else True
+            self.app = msal.ConfidentialClientApplication(
+                self.config.client_id,
+                client_credential=self.secret.client_secret.get_secret_value(),
+                authority=f"{self.config.authority_host.rstrip('/')}/{self.config.tenant_id}",
+                http_client=session,
+                instance_discovery=False,  # a configured authority host is trusted as given
+                timeout=self.timeout_s,
+            )
+        result: dict[str, Any] = self.app.acquire_token_for_client(scopes=[self.config.scope])
+        return result
+
     async def token(self) -> str:
         try:
-            result = await asyncio.to_thread(self.app.acquire_token_for_client, scopes=[self.config.scope])
+            result = await asyncio.to_thread(self.login)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(f"the Microsoft login endpoint is unreachable: {exc}") from exc
         except ValueError as exc:  # msal: authority / discovery problems
@@ -115,8 +125,9 @@ class SharePointConnector:
             raise AuthError(f"Microsoft login refused the client credentials: {str(reason)[:300]}")
         return str(result["access_token"])
 
-    async def get(self, url: str) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {await self.token()}"}
+    async def get(self, url: str, *, signed: bool = True) -> httpx.Response:
+        """GET with the bearer token; ``signed=False`` for pre-authenticated download URLs (no token sent)."""
+        headers = {"Authorization": f"Bearer {await self.token()}"} if signed else {}
         try:
             response = await self.http.get(url, headers=headers)
         except httpx.TransportError as exc:
@@ -167,7 +178,11 @@ class SharePointConnector:
 
     async def file_item(self, value: dict[str, Any]) -> Item:
         item_id = str(value["id"])
-        data = (await self.get(self.item_url(item_id, "content"))).content
+        download = value.get("@microsoft.graph.downloadUrl")
+        if download:  # short-lived and pre-authenticated: the bearer token must not travel with it
+            data = (await self.get(str(download), signed=False)).content
+        else:
+            data = (await self.get(self.item_url(item_id, "content"))).content
         acl: list[str] | None = None
         if self.config.permissions:
             granted = (await self.get(self.item_url(item_id, "permissions"))).json().get("value") or []

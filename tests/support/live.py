@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from hub.container import Services
 from hub.runtime import free_port
+from tests.support.tls import SelfSigned
 
 
 @dataclass
@@ -26,12 +27,19 @@ class LiveApp:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[LiveApp]:
-    """Any ASGI app of ours (the real app, or a loopback fake) on a free 127.0.0.1 port."""
+async def serve(app: Starlette, tls: SelfSigned | None = None) -> AsyncIterator[LiveApp]:
+    """Any ASGI app of ours (the real app, or a loopback fake) on a free 127.0.0.1 port; https if ``tls``."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ssl_certfile=str(tls.cert) if tls else None,
+        ssl_keyfile=str(tls.key) if tls else None,
     )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(300):
         if server.started or task.done():
@@ -41,7 +49,7 @@ async def serve(app: Starlette) -> AsyncIterator[LiveApp]:
         task.result() if task.done() else task.cancel()
         raise RuntimeError("uvicorn did not start")
     try:
-        yield LiveApp(f"http://127.0.0.1:{port}", app)
+        yield LiveApp(f"{'https' if tls else 'http'}://127.0.0.1:{port}", app)
     finally:
         server.should_exit = True
         await task
