@@ -1,7 +1,8 @@
-"""Push freshness with the real connectors: a Confluence webhook and a signed generic push lead the real
-Confluence and web connectors (in a real arq worker) to the changed page, which becomes searchable; the
-worker's sync publishes DocumentChanged and the watching Slack channel gets the alert. Loopback fakes
-stand in for Confluence, the web page and Slack. The delay from push to searchable is printed.
+"""Push freshness with the real connectors: a Confluence webhook, a signed generic push and a Graph
+notification lead the real Confluence, web and SharePoint connectors (in a real arq worker) to the changed
+page, which becomes searchable; the worker's sync publishes DocumentChanged and the watching Slack channel
+gets the alert. Loopback fakes stand in for Confluence, the web page, Graph (https) and Slack. The delay
+from push to searchable is printed.
 """
 
 from __future__ import annotations
@@ -27,15 +28,20 @@ from starlette.routing import Route
 from core import channels, push, watches, workspaces
 from core.channels import Conversation
 from core.embeddings import MiniLMEmbedder
-from core.tables import Job, Source, Workspace
+from core.tables import Job, Source, SourcePush, Workspace
 from hub import sources
 from hub.app import create_app
 from hub.container import Services
+from hub.push import default_graph_resource
 from hub.settings import ConnectorSettings, PushSettings, Settings, SlackSettings
+from tests.conftest import FIXTURES
 from tests.e2e.test_push import confluence_body, hub_signed, standard_signed
 from tests.fakes.confluence import FakeConfluence, fake_confluence
+from tests.fakes.graph import TOKEN as GRAPH_TOKEN
+from tests.fakes.graph import fake_graph, org_link
 from tests.fakes.slack import FakeSlack, fake_slack
 from tests.support.live import LiveApp, serve
+from tests.support.tls import SelfSigned, self_signed
 from tests.support.workers import flush, running_worker
 
 CONFLUENCE_SECRET = {"username": "bot@example.com", "password": "api-token-123"}
@@ -219,3 +225,73 @@ async def _statuses(services: Services) -> list[str]:
         return list(
             (await session.scalars(select(Job.status).where(Job.kind == "sync").order_by(Job.id))).all()
         )
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> SelfSigned:
+    return self_signed(tmp_path / "tls")
+
+
+@pytest.mark.slow
+async def test_a_graph_notification_syncs_sharepoint_through_the_real_connector(
+    tmp_path: Path, redis_url: str, chroma_server: str, embedder: MiniLMEmbedder, tls: SelfSigned
+) -> None:
+    """The real SharePoint connector (msal + Graph delta over https to the loopback fake) runs on a Graph
+    notification; the Graph token port used for subscriptions comes from the same credentials."""
+    await flush(redis_url)
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        redis_url=redis_url,
+        chroma_url=chroma_server,
+        connectors=ConnectorSettings(allow_private_urls=True, ca_bundle=tls.cert),
+        push=PushSettings(debounce_s=0.3),
+    )
+    async with fake_graph(tls) as drive, serve(create_app(settings, embedder=embedder)) as live:
+        drive.put("i1", "holidays.txt", b"Holiday policy: 25 days of paid leave, canarysp1.", [org_link()])
+        services = live.services
+        async with services.sessions.begin() as session:
+            workspace = await workspaces.create(session, "contoso")
+        config = {
+            "tenant_id": drive.tenant,
+            "client_id": "app-1",
+            "drive_id": drive.drive,
+            "graph_url": drive.graph_url,
+            "authority_host": drive.base_url,
+        }
+        source = await sources.add(
+            services,
+            workspace,
+            source_type="sharepoint",
+            name="docs",
+            collection="drive",
+            config=config,
+            secret={"client_secret": drive.client_secret},
+        )
+        async with services.sessions.begin() as session:
+            resource = default_graph_resource(source)  # what `push enable` and the REST route subscribe
+            secret = await push.enable(session, services.fernet, source, graph_resource=resource)
+            row = await session.get(SourcePush, source.id)
+            assert row is not None and row.graph_resource == f"drives/{drive.drive}/root"  # the default
+            row.graph_subscription_id = "sub-contoso-1"  # created by the renewal job (tests/e2e/test_push.py)
+        assert services.ports.graph_token is not None
+        assert await services.ports.graph_token(source) == GRAPH_TOKEN
+        body = json.loads((FIXTURES / "graph" / "change_notification_drive.json").read_text())
+        body["value"][0].update(subscriptionId="sub-contoso-1", clientState=secret)
+        async with (
+            httpx.AsyncClient(base_url=live.base_url, timeout=30) as http,
+            running_worker(settings, embedder),
+        ):
+            world = Connected(
+                live, http, FakeConfluence(), WebPage(), FakeSlack(), workspace, source, source, {}
+            )
+            assert (await http.post("/webhooks/graph", json=body)).status_code == 202
+            await world.searchable("canarysp1")
+            drive.put(
+                "i2", "travel.txt", b"Travel policy: book trains under four hours, canarysp2.", [org_link()]
+            )
+            started = time.monotonic()
+            assert (await http.post("/webhooks/graph", json=body)).status_code == 202
+            delay = await world.searchable("canarysp2")
+            print(f"\npush delay, real SharePoint connector (debounce 0.3s): graph {delay * 1000:.0f} ms")
+            assert time.monotonic() - started < 60
+            assert await world.settled() == ["done", "done"]
