@@ -151,7 +151,13 @@ class SharePointConnector:
                 if not next_link:
                     return
         finally:
-            await self.http.aclose()
+            await self.close()
+
+    async def close(self) -> None:
+        """Close both HTTP clients: a TLS connection left in msal's pool holds its server's shutdown."""
+        await self.http.aclose()
+        if self.app is not None:
+            self.app.http_client.close()
 
     async def changes(
         self, values: list[dict[str, Any]]

@@ -135,7 +135,7 @@ class SharePointTokens:
         try:
             return await connector.token()
         finally:
-            await connector.http.aclose()
+            await connector.close()
 
 
 def default_graph_resource(source: Source) -> str | None:
