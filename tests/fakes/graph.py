@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,7 @@ class FakeGraph:
     files: dict[str, DriveFile] = field(default_factory=dict)
     seq: int = 0
     requests: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # monotonic time of each Graph request
     tokens_issued: int = 0
     throttle: int = 0  # the next N Graph calls answer 429 with Retry-After
     retry_after: str = "1"
@@ -144,6 +146,7 @@ class FakeGraph:
     # --- Graph ---
     def gate(self, request: Request) -> Response | None:
         self.requests.append(str(request.url))
+        self.times.append(time.monotonic())
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return JSONResponse({"error": {"code": "InvalidAuthenticationToken"}}, 401)
         if self.throttle > 0:
