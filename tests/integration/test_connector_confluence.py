@@ -13,14 +13,11 @@ from fpdf import FPDF
 from sqlalchemy import func, select
 
 from core import workspaces
-from core.embeddings import MiniLMEmbedder
 from core.jobs import ItemResult
 from core.retrieval import Access
 from core.tables import Chunk, Document, Source, Workspace
 from hub import sources
-from hub.container import Services, open_services
-from hub.migrate import upgrade
-from hub.settings import ConnectorSettings, Settings
+from hub.container import Services
 from tests.fakes.confluence import Attachment, FakeConfluence, fake_confluence
 
 SECRET = {"username": "bot@example.com", "password": "api-token-123"}
@@ -34,18 +31,6 @@ def pdf_bytes(text: str) -> bytes:
     out = io.BytesIO()
     pdf.output(out)
     return out.getvalue()
-
-
-@pytest.fixture
-async def conn_services(
-    database_url: str, settings: Settings, embedder: MiniLMEmbedder
-) -> AsyncIterator[Services]:
-    configured = settings.model_copy(
-        update={"database_url": database_url, "connectors": ConnectorSettings(allow_private_urls=True)}
-    )
-    async with open_services(configured, embedder=embedder, with_redis=False) as opened:
-        await upgrade(opened.engine)
-        yield opened
 
 
 @pytest.fixture
