@@ -56,7 +56,7 @@ async def hub(
             running_worker(settings, embedder),
             httpx.AsyncClient(base_url=live.base_url, timeout=60) as http,
         ):
-            yield Hub(http, *keys, other, wiki)
+            yield Hub(http, keys[0], keys[1], keys[2], other, wiki)
 
 
 async def test_sources_lifecycle_over_rest(hub: Hub) -> None:
