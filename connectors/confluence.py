@@ -129,6 +129,13 @@ class ConfluenceConnector:
         return found if isinstance(found, dict) else {}
 
     async def pages(self, cursor: str | None) -> AsyncIterator[Page]:
+        try:
+            async for page in self.rounds(cursor):
+                yield page
+        finally:
+            self.client.close()  # its requests session: no keep-alive connection outlives the sync
+
+    async def rounds(self, cursor: str | None) -> AsyncIterator[Page]:
         state = load_cursor(cursor)
         since: str | None = state.get("since")
         start = int(state.get("start", 0))

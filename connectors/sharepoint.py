@@ -89,6 +89,9 @@ class SharePointConnector:
         self.ca_bundle = ca_bundle
         self.timeout_s = timeout_s
         self.app: msal.ConfidentialClientApplication | None = None
+        self.session = requests.Session()  # msal's; closed with the httpx client when a sync ends
+        self.session.trust_env = False
+        self.session.verify = str(ca_bundle) if ca_bundle else True
         verify: ssl.SSLContext | bool = True
         if ca_bundle:
             verify = ssl.create_default_context(cafile=str(ca_bundle))
@@ -99,14 +102,11 @@ class SharePointConnector:
     def login(self) -> dict[str, Any]:
         """Blocking (msal reads the authority's OpenID configuration when built): run in a thread."""
         if self.app is None:
-            session = requests.Session()
-            session.trust_env = False
-            session.verify = str(self.ca_bundle) if self.ca_bundle else True
             self.app = msal.ConfidentialClientApplication(
                 self.config.client_id,
                 client_credential=self.secret.client_secret.get_secret_value(),
                 authority=f"{self.config.authority_host.rstrip('/')}/{self.config.tenant_id}",
-                http_client=session,
+                http_client=self.session,
                 instance_discovery=False,  # a configured authority host is trusted as given
                 timeout=self.timeout_s,
             )
@@ -152,6 +152,7 @@ class SharePointConnector:
                     return
         finally:
             await self.http.aclose()
+            self.session.close()
 
     async def changes(
         self, values: list[dict[str, Any]]
