@@ -79,6 +79,7 @@ class FakeGraph:
     tokens_issued: int = 0
     throttle: int = 0  # the next N Graph calls answer 429 with Retry-After
     retry_after: str = "1"
+    expire_before: int = 0  # delta tokens older than this answer 410 Gone (resyncRequired)
 
     def put(
         self, item_id: str, name: str, data: bytes, permissions: list[dict[str, Any]] | None = None
@@ -166,6 +167,8 @@ class FakeGraph:
         since, offset = 0, 0
         if token.startswith("d:"):
             since = int(token[2:])
+            if since < self.expire_before:
+                return JSONResponse({"error": {"code": "resyncRequired", "message": "token expired"}}, 410)
         elif token.startswith("n:"):
             since, offset = (int(part) for part in token[2:].split(":"))
         changed = sorted((f for f in self.files.values() if f.seq > since), key=lambda f: f.seq)
