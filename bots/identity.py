@@ -53,8 +53,12 @@ class ChatOrigin:
         )
 
     def access(self) -> Access:
-        """Public documents, plus those whose ACL names the asker's email (when the platform gave one)."""
-        return Access(principals=(self.email,)) if self.email else Access(public_only=True)
+        """What an answer here may use. Everyone in a channel or group chat sees the answer, so only
+        documents public within the workspace; a direct message may also use documents whose ACL names
+        the asker's email (when the platform gave one)."""
+        if self.kind == "direct" and self.email:
+            return Access(principals=(self.email.lower(),))
+        return Access(public_only=True)
 
     def conversation_key(self) -> str | None:
         """The id of this thread's conversation (for follow-up memory); None outside a thread."""

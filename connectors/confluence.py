@@ -34,6 +34,7 @@ EXPAND = ",".join(
         "restrictions.read.restrictions.user",
         "restrictions.read.restrictions.group",
         "children.attachment",
+        "ancestors",
     ]
 )
 
@@ -76,7 +77,11 @@ def page_acl(content: dict[str, Any]) -> list[str] | None:
 
     No read restriction means everyone who can see the space (public within the workspace).
     """
-    read = ((content.get("restrictions") or {}).get("read") or {}).get("restrictions") or {}
+    return restriction_acl((content.get("restrictions") or {}).get("read") or {})
+
+
+def restriction_acl(read_operation: dict[str, Any]) -> list[str] | None:
+    read = read_operation.get("restrictions") or {}
     users = (read.get("user") or {}).get("results") or []
     groups = (read.get("group") or {}).get("results") or []
     principals = [user_principal(u) for u in users] + [f"group:{g.get('name', '')}" for g in groups]
@@ -96,6 +101,7 @@ class ConfluenceConnector:
     def __init__(self, config: ConfluenceConfig, secret: ConfluenceSecret, *, timeout_s: float) -> None:
         self.config = config
         self.base = config.url.rstrip("/")
+        self.inherited: dict[str, list[str] | None] = {}  # ancestor id -> its own read restriction
         self.client = Confluence(  # type: ignore[no-untyped-call]
             url=self.base,
             username=secret.username,
@@ -129,6 +135,13 @@ class ConfluenceConnector:
         return found if isinstance(found, dict) else {}
 
     async def pages(self, cursor: str | None) -> AsyncIterator[Page]:
+        try:
+            async for page in self.rounds(cursor):
+                yield page
+        finally:
+            self.client.close()  # its requests session: no keep-alive connection outlives the sync
+
+    async def rounds(self, cursor: str | None) -> AsyncIterator[Page]:
         state = load_cursor(cursor)
         since: str | None = state.get("since")
         start = int(state.get("start", 0))
@@ -167,7 +180,7 @@ class ConfluenceConnector:
         items: list[Item] = []
         failures: list[tuple[str, str]] = []
         for content in results:
-            page = self.page_item(content)
+            page = self.page_item(content, await self.acl(content))
             items.append(page)
             for attachment in self.attachments_of(content):
                 try:
@@ -185,7 +198,23 @@ class ConfluenceConnector:
             return None
         return f"{links.get('base') or self.base}{webui}"
 
-    def page_item(self, content: dict[str, Any]) -> Item:
+    async def acl(self, content: dict[str, Any]) -> list[str] | None:
+        """A reader must pass the page's read restriction and every ancestor's (Confluence inherits
+        them), so the ACL is the intersection of every restricted level; None when no level is."""
+        levels = [page_acl(content)]
+        for ancestor in content.get("ancestors") or []:
+            levels.append(await self.ancestor_acl(str(ancestor["id"])))
+        restricted = [set(level) for level in levels if level is not None]
+        return sorted(set.intersection(*restricted)) if restricted else None
+
+    async def ancestor_acl(self, content_id: str) -> list[str] | None:
+        if content_id not in self.inherited:
+            path = f"rest/api/content/{content_id}/restriction/byOperation"
+            found: Any = await self.call(self.client.get, path)
+            self.inherited[content_id] = restriction_acl((found or {}).get("read") or {})
+        return self.inherited[content_id]
+
+    def page_item(self, content: dict[str, Any], acl: list[str] | None) -> Item:
         storage = ((content.get("body") or {}).get("storage") or {}).get("value") or ""
         title = str(content.get("title") or content["id"])
         html = f"<html><head><title>{_escape(title)}</title></head><body>{storage}</body></html>"
@@ -195,7 +224,7 @@ class ConfluenceConnector:
             title=title,
             url=self.link(content),
             doc_type="html",
-            acl=page_acl(content),
+            acl=acl,
             updated_at=parse_when((content.get("version") or {}).get("when")),
         )
 

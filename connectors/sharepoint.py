@@ -27,6 +27,10 @@ from core.errors import AuthError, TransientError
 PUBLIC_LINK_SCOPES = frozenset({"anonymous", "organization"})
 
 
+class ResyncRequired(Exception):
+    """Graph answered 410 Gone for a delta link: start a full round again."""
+
+
 class SharePointConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -89,6 +93,9 @@ class SharePointConnector:
         self.ca_bundle = ca_bundle
         self.timeout_s = timeout_s
         self.app: msal.ConfidentialClientApplication | None = None
+        self.session = requests.Session()  # msal's; closed with the httpx client when a sync ends
+        self.session.trust_env = False
+        self.session.verify = str(ca_bundle) if ca_bundle else True
         verify: ssl.SSLContext | bool = True
         if ca_bundle:
             verify = ssl.create_default_context(cafile=str(ca_bundle))
@@ -99,14 +106,11 @@ class SharePointConnector:
     def login(self) -> dict[str, Any]:
         """Blocking (msal reads the authority's OpenID configuration when built): run in a thread."""
         if self.app is None:
-            session = requests.Session()
-            session.trust_env = False
-            session.verify = str(self.ca_bundle) if self.ca_bundle else True
             self.app = msal.ConfidentialClientApplication(
                 self.config.client_id,
                 client_credential=self.secret.client_secret.get_secret_value(),
                 authority=f"{self.config.authority_host.rstrip('/')}/{self.config.tenant_id}",
-                http_client=session,
+                http_client=self.session,
                 instance_discovery=False,  # a configured authority host is trusted as given
                 timeout=self.timeout_s,
             )
@@ -132,6 +136,8 @@ class SharePointConnector:
             response = await self.http.get(url, headers=headers)
         except httpx.TransportError as exc:
             raise TransientError(f"Microsoft Graph is unreachable: {exc}") from exc
+        if response.status_code == 410 and "/delta" in url:
+            raise ResyncRequired(f"the delta token expired: {response.text[:200]}")
         if response.status_code >= 400:
             raise http_error("Microsoft Graph", response.status_code, response.headers, response.text)
         return response
@@ -140,24 +146,35 @@ class SharePointConnector:
         return f"{self.graph}/drives/{quote(self.config.drive_id, safe='!')}/root/delta"
 
     async def pages(self, cursor: str | None) -> AsyncIterator[Page]:
-        link = str(load_cursor(cursor).get("link") or self.first_link())
         try:
-            while True:
-                body = (await self.get(link)).json()
-                items, deletes, failures = await self.changes(body.get("value") or [])
-                next_link = body.get("@odata.nextLink")
-                link = str(next_link or body.get("@odata.deltaLink") or self.first_link())
-                yield Page(dump_cursor({"link": link}), upserts=items, deletes=deletes, failures=failures)
-                if not next_link:
-                    return
+            async for page in self.rounds(str(load_cursor(cursor).get("link") or "")):
+                yield page
         finally:
-            await self.close()
+            await self.http.aclose()
+            self.session.close()
 
-    async def close(self) -> None:
-        """Close both HTTP clients: a TLS connection left in msal's pool holds its server's shutdown."""
-        await self.http.aclose()
-        if self.app is not None:
-            self.app.http_client.close()
+    async def rounds(self, link: str) -> AsyncIterator[Page]:
+        """Follow nextLinks to the deltaLink. A full round (first sync, or Graph's 410 for an expired
+        delta token) run start to end in this process also sweeps the ids it did not see."""
+        seen: set[str] | None = set() if not link else None
+        link = link or self.first_link()
+        while True:
+            try:
+                body = (await self.get(link)).json()
+            except ResyncRequired:
+                seen, link = set(), self.first_link()
+                continue
+            values = body.get("value") or []
+            if seen is not None:
+                seen.update(str(v["id"]) for v in values if v.get("id") and "deleted" not in v)
+            items, deletes, failures = await self.changes(values)
+            next_link = body.get("@odata.nextLink")
+            link = str(next_link or body.get("@odata.deltaLink") or self.first_link())
+            yield Page(dump_cursor({"link": link}), upserts=items, deletes=deletes, failures=failures)
+            if not next_link:
+                break
+        if seen is not None:
+            yield Page(dump_cursor({"link": link}), present=seen)
 
     async def changes(
         self, values: list[dict[str, Any]]

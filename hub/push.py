@@ -134,8 +134,9 @@ class SharePointTokens:
             raise InvalidInput(f"source {source.id} is not a SharePoint/OneDrive source")
         try:
             return await connector.token()
-        finally:
-            await connector.close()
+        finally:  # no keep-alive connection outlives the call
+            await connector.http.aclose()
+            connector.session.close()
 
 
 def default_graph_resource(source: Source) -> str | None:

@@ -73,7 +73,7 @@ async def list_all(services: Services, workspace: Workspace) -> list[tuple[Sourc
             .where(Source.workspace_id == workspace.id)
             .order_by(Source.id)
         )
-        return [(source, collection) for source, collection in rows.tuples().all()]
+        return [(source, collection) for source, collection in rows.all()]
 
 
 async def get(services: Services, workspace: Workspace, ref: int | str) -> Source:

@@ -5,7 +5,8 @@ Each page is the fixture ``page_with_body_storage.json`` with its id, title, ``b
 connector sends (space, type, ``lastmodified >= "yyyy/MM/dd HH:mm"``, order by lastmodified) with
 start/limit pagination. No public capture of a CQL search page or an attachment list exists (SOURCES.md,
 "Missing"): their envelopes (``results``, ``start``, ``limit``, ``size``, ``_links.next``; attachment
-``metadata.mediaType`` and ``_links.download``) are written from Atlassian's documented schema.
+``metadata.mediaType`` and ``_links.download``; ``restriction/byOperation``) are written from
+Atlassian's documented schema.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class FakePage:
     users: list[str] = field(default_factory=list)  # emails with read restriction
     groups: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    parent: str | None = None  # restrictions of ancestors are inherited
 
 
 @dataclass
@@ -79,11 +81,28 @@ class FakeConfluence:
         item["_links"]["base"] = self.base_url
         if "restrictions" in expand:
             item["restrictions"] = {"read": {"operation": "read", "restrictions": self.restrictions(page)}}
+        if "ancestors" in expand:
+            item["ancestors"] = [
+                {"id": a, "type": "page", "title": self.pages[a].title} for a in self.ancestors(page)
+            ]
         if "children.attachment" in expand:
             item["children"] = {
                 "attachment": {"results": [self.attachment(page, a) for a in page.attachments]}
             }
         return item
+
+    def ancestors(self, page: FakePage) -> list[str]:
+        found: list[str] = []
+        while page.parent and page.parent in self.pages:
+            found.insert(0, page.parent)
+            page = self.pages[page.parent]
+        return found
+
+    async def by_operation(self, request: Request) -> Response:
+        page = self.pages.get(request.path_params["id"])
+        if page is None:
+            return JSONResponse({"message": "not found"}, 404)
+        return JSONResponse({"read": {"operation": "read", "restrictions": self.restrictions(page)}})
 
     @staticmethod
     def restrictions(page: FakePage) -> dict[str, Any]:
@@ -147,6 +166,7 @@ async def fake_confluence() -> AsyncIterator[FakeConfluence]:
         routes=[
             Route("/rest/api/content/search", fake.search),
             Route("/download/attachments/{page}/{att}", fake.download),
+            Route("/rest/api/content/{id}/restriction/byOperation", fake.by_operation),
         ]
     )
     async with serve(app) as live:

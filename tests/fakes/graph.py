@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,9 +75,11 @@ class FakeGraph:
     files: dict[str, DriveFile] = field(default_factory=dict)
     seq: int = 0
     requests: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # monotonic time of each Graph request
     tokens_issued: int = 0
     throttle: int = 0  # the next N Graph calls answer 429 with Retry-After
     retry_after: str = "1"
+    expire_before: int = 0  # delta tokens older than this answer 410 Gone (resyncRequired)
 
     def put(
         self, item_id: str, name: str, data: bytes, permissions: list[dict[str, Any]] | None = None
@@ -144,6 +147,7 @@ class FakeGraph:
     # --- Graph ---
     def gate(self, request: Request) -> Response | None:
         self.requests.append(str(request.url))
+        self.times.append(time.monotonic())
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return JSONResponse({"error": {"code": "InvalidAuthenticationToken"}}, 401)
         if self.throttle > 0:
@@ -163,6 +167,8 @@ class FakeGraph:
         since, offset = 0, 0
         if token.startswith("d:"):
             since = int(token[2:])
+            if since < self.expire_before:
+                return JSONResponse({"error": {"code": "resyncRequired", "message": "token expired"}}, 410)
         elif token.startswith("n:"):
             since, offset = (int(part) for part in token[2:].split(":"))
         changed = sorted((f for f in self.files.values() if f.seq > since), key=lambda f: f.seq)

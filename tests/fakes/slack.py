@@ -6,6 +6,9 @@ can answer the next calls of a method with 429 + Retry-After.
 
 ``conversations.info`` and ``chat.postEphemeral`` have no fixture in shared/: their replies are written
 from Slack's documented schemas (docs.slack.dev/reference/methods/conversations.info, chat.postEphemeral).
+Channel history: ``conversations.history`` / ``conversations.replies`` replay the fixtures' envelopes
+(``has_more``, ``response_metadata.next_cursor``) over messages a test adds; ``chat.getPermalink`` and
+``conversations.members`` are written from their documented schemas.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ from tests.support.live import serve
 
 SLACK = FIXTURES / "slack"
 MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral"}
+HISTORY_METHODS = {
+    "conversations.history",
+    "conversations.replies",
+    "conversations.members",
+    "chat.getPermalink",
+}
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -53,6 +62,29 @@ class FakeSlack:
     emails: dict[str, str] = field(default_factory=dict)
     throttle: dict[str, int] = field(default_factory=dict)  # method -> how many next calls get 429
     block_kit_violations: list[str] = field(default_factory=list)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> parents, oldest first
+    threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # replies by parent
+    private_channels: set[str] = field(default_factory=set)
+    members: dict[str, list[str]] = field(default_factory=dict)
+
+    def post(
+        self, channel: str, ts: str, text: str, user: str = "U061F7AUR", replies: tuple[str, ...] = ()
+    ) -> None:
+        """Add a channel message (and its thread replies, one second apart) to the fake's history."""
+        parent = {
+            **fixture("conversations_history.json")["messages"][0],
+            "ts": ts,
+            "text": text,
+            "user": user,
+        }
+        if replies:
+            parent.update(thread_ts=ts, reply_count=len(replies))
+            self.threads[(channel, ts)] = [
+                {"type": "message", "user": user, "text": r, "thread_ts": ts, "parent_user_id": user,
+                 "ts": f"{float(ts) + n + 1:.6f}"}
+                for n, r in enumerate(replies)
+            ]  # fmt: skip
+        self.history.setdefault(channel, []).append(parent)
 
     @property
     def api_url(self) -> str:
@@ -105,6 +137,8 @@ class FakeSlack:
             return self.user(str(params.get("user")))
         if method == "conversations.info":
             return self.conversation(str(params.get("channel")))
+        if method in HISTORY_METHODS:
+            return self.history_reply(method, params)
         return {"ok": False, "error": "unknown_method"}
 
     def user(self, user_id: str) -> dict[str, Any]:
@@ -123,7 +157,7 @@ class FakeSlack:
                 "id": channel,
                 "name": f"chan-{channel.lower()}",
                 "is_channel": True,
-                "is_private": False,
+                "is_private": channel in self.private_channels,
                 "is_shared": shared,
                 "is_ext_shared": shared,
                 "is_org_shared": False,
@@ -132,11 +166,43 @@ class FakeSlack:
             },
         }
 
+    def history_reply(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel"))
+        if method == "chat.getPermalink":
+            ts = str(params.get("message_ts"))
+            link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            return {"ok": True, "channel": channel, "permalink": link}
+        if method == "conversations.members":
+            return {
+                "ok": True,
+                "members": self.members.get(channel, []),
+                "response_metadata": {"next_cursor": ""},
+            }
+        if channel not in self.history:
+            return {"ok": False, "error": "channel_not_found"}
+        if method == "conversations.replies":
+            ts = str(params.get("ts"))
+            parent = next(m for m in self.history[channel] if m["ts"] == ts)
+            found = [parent, *self.threads.get((channel, ts), [])]
+        else:
+            oldest = float(params.get("oldest") or 0)
+            found = [m for m in reversed(self.history[channel]) if float(m["ts"]) > oldest]  # newest first
+        return page_of(found, params, fixture(f"{method.replace('.', '_')}.json"))
+
     async def respond(self, request: Request) -> Response:
         body = json.loads(await request.body())
         self.responses.setdefault(request.path_params["key"], []).append(body)
         self.check(body, "response_url")
         return Response("ok")
+
+
+def page_of(found: list[dict[str, Any]], params: dict[str, Any], envelope: dict[str, Any]) -> dict[str, Any]:
+    """Cursor pagination as Slack does it: an opaque ``next_cursor`` (here, the offset) and ``has_more``."""
+    start, limit = int(params.get("cursor") or 0), int(params.get("limit") or 100)
+    more = start + limit < len(found)
+    envelope.update(messages=found[start : start + limit], has_more=more)
+    envelope["response_metadata"] = {"next_cursor": str(start + limit) if more else ""}
+    return envelope
 
 
 async def body_of(request: Request) -> dict[str, Any]:

@@ -13,14 +13,11 @@ from fpdf import FPDF
 from sqlalchemy import func, select
 
 from core import workspaces
-from core.embeddings import MiniLMEmbedder
 from core.jobs import ItemResult
 from core.retrieval import Access
 from core.tables import Chunk, Document, Source, Workspace
 from hub import sources
-from hub.container import Services, open_services
-from hub.migrate import upgrade
-from hub.settings import ConnectorSettings, Settings
+from hub.container import Services
 from tests.fakes.confluence import Attachment, FakeConfluence, fake_confluence
 
 SECRET = {"username": "bot@example.com", "password": "api-token-123"}
@@ -34,18 +31,6 @@ def pdf_bytes(text: str) -> bytes:
     out = io.BytesIO()
     pdf.output(out)
     return out.getvalue()
-
-
-@pytest.fixture
-async def conn_services(
-    database_url: str, settings: Settings, embedder: MiniLMEmbedder
-) -> AsyncIterator[Services]:
-    configured = settings.model_copy(
-        update={"database_url": database_url, "connectors": ConnectorSettings(allow_private_urls=True)}
-    )
-    async with open_services(configured, embedder=embedder, with_redis=False) as opened:
-        await upgrade(opened.engine)
-        yield opened
 
 
 @pytest.fixture
@@ -67,6 +52,9 @@ async def wiki() -> AsyncIterator[FakeConfluence]:
             "<p>The salary review meeting for Alice happens in March.</p>",
             minute=2,
             users=["Alice@Example.com"],
+        )
+        fake.add(
+            "105", "Budget details", "<p>Marketing budget line items for events.</p>", minute=4, parent="102"
         )
         fake.add(
             "104",
@@ -124,15 +112,18 @@ async def test_full_then_incremental_sync_with_deletes_attachments_and_acls(
     workspace, source = await make_source(services, wiki)
     assert source.secret and "api-token-123" not in source.secret  # encrypted at rest
 
-    assert await sync_once(services, workspace, source.id) == {"created": 5}
+    assert await sync_once(services, workspace, source.id) == {"created": 6}
     async with services.sessions() as session:
         docs = {d.external_id: d for d in (await session.scalars(select(Document))).all()}
-    assert set(docs) == {f"{source.id}:{i}" for i in ("101", "102", "103", "104", "104/attachment/att9")}
+    assert set(docs) == {
+        f"{source.id}:{i}" for i in ("101", "102", "103", "104", "105", "104/attachment/att9")
+    }
     onboarding = docs[f"{source.id}:101"]
     assert onboarding.url == f"{wiki.base_url}/spaces/ENG/pages/101" and onboarding.acl is None
     assert "Laptops" in onboarding.text and onboarding.source == "confluence"
     assert docs[f"{source.id}:102"].acl == ["group:finance"]
     assert docs[f"{source.id}:103"].acl == ["alice@example.com"]
+    assert docs[f"{source.id}:105"].acl == ["group:finance"]  # inherited from its restricted parent
     assert "flip the DNS" in docs[f"{source.id}:104/attachment/att9"].text
     first_round = len(wiki.searches)
 
@@ -160,14 +151,14 @@ async def test_full_then_incremental_sync_with_deletes_attachments_and_acls(
     counts = await sync_once(services, workspace, source.id)
     assert counts.get("updated") == 1 and counts.get("deleted") == 1 and "created" not in counts
     incremental = [s for s in wiki.searches[first_round:] if "lastmodified >=" in s["cql"]]
-    assert incremental and all('lastmodified >= "2026/01/05 09:03"' in s["cql"] for s in incremental)
+    assert incremental and all('lastmodified >= "2026/01/05 09:04"' in s["cql"] for s in incremental)
     assert counts.get("unchanged", 0) <= 2  # only the boundary minute is read again
     async with services.sessions() as session:
         remaining = set((await session.scalars(select(Document.external_id))).all())
         orphans = await session.scalar(
             select(func.count()).select_from(Chunk).where(Chunk.document_id.not_in(select(Document.id)))
         )
-    assert f"{source.id}:101" not in remaining and len(remaining) == 4 and orphans == 0
+    assert f"{source.id}:101" not in remaining and len(remaining) == 5 and orphans == 0
     assert "Onboarding" not in await titles(services, workspace, "laptops ordered", Access())
 
 
@@ -191,7 +182,7 @@ async def test_source_validation_and_removal(conn_services: Services, wiki: Fake
             services, workspace, source_type="web", name="eng", config={"urls": ["https://a.b/"]}
         )
     await sync_once(services, workspace, source.id)
-    assert await sources.remove(services, workspace, "eng") == 5
+    assert await sources.remove(services, workspace, "eng") == 6
     with pytest.raises(NotFound):
         await sources.get(services, workspace, source.id)
     async with services.sessions() as session:

@@ -138,6 +138,11 @@ async def test_delta_sync_deletes_and_permissions(sp_services: Services, drive: 
         titles = set((await session.scalars(select(Document.title))).all())
     assert titles == {"holidays.txt", "roadmap.txt"}
 
+    # An expired delta token (410): a full round again, which sweeps what vanished meanwhile.
+    del drive.files["i3"]
+    drive.expire_before = drive.seq + 1
+    assert await sync_once(services, workspace, source.id) == {"unchanged": 1, "deleted": 1}
+
 
 async def test_refused_secret_and_throttling(sp_services: Services, drive: FakeGraph) -> None:
     services = sp_services
