@@ -29,9 +29,11 @@ from core.events import ChannelMessagePosted, EventBus
 log = logging.getLogger(__name__)
 BOT_SCOPES = (
     "app_mentions:read",
+    "channels:history",  # message events in channels (push syncs of Slack-history sources)
     "channels:read",
     "chat:write",
     "commands",
+    "groups:history",
     "groups:read",
     "im:history",
     "im:read",
