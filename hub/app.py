@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
-from hub import errors, slack, teams
+from hub import admin, errors, slack, teams
 from hub.api import health, jobs, routes
 from hub.container import open_services
 from hub.correlation import with_request_id
@@ -53,4 +53,5 @@ def create_app(
     app.include_router(jobs.router)
     app.include_router(slack.router)
     app.include_router(teams.router)
+    admin.install(app)
     return app

@@ -17,6 +17,7 @@ from core.models import Answer, Asker, Question, check_slug
 from hub import evaluate
 from hub.cli_admin import apikey, channel, workspace
 from hub.cli_support import err, fail, load_settings, opened, runs_async
+from hub.cli_users import user
 from hub.container import Services
 from hub.files import read_documents
 from hub.migrate import upgrade
@@ -199,7 +200,7 @@ async def db_upgrade() -> None:
     click.echo("database schema is up to date")
 
 
-for group in (workspace, channel, apikey):
+for group in (workspace, channel, apikey, user):
     cli.add_command(group)
 
 
