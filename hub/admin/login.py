@@ -84,8 +84,16 @@ async def sso_start(request: Request, services: ServicesDep) -> Response:
     return await sso.start(request, services)
 
 
-@router.get("/sso/callback")
-async def sso_callback(request: Request, services: ServicesDep) -> Response:
+@router.post("/sso/callback", response_class=HTMLResponse)
+async def sso_callback(request: Request) -> HTMLResponse:
+    """The authority form-posts its reply here (cross-site, so SameSite cookies are absent): relay it to
+    ``finish`` as a same-site POST, where the flow cookie binds it to the browser that started it."""
+    reply = await sso.reply_of(request)
+    return templates(request).TemplateResponse(request, "sso_relay.html", {"reply": reply})
+
+
+@router.post("/sso/finish")
+async def sso_finish(request: Request, services: ServicesDep) -> Response:
     try:
         user_token = await sso.finish(request, services)
     except sso.SSOFailed as exc:

@@ -39,6 +39,7 @@ class SSOFailed(Exception):
 def http_session(settings: SSOSettings) -> requests.Session:
     session = requests.Session()
     session.trust_env = False
+    session.headers["Connection"] = "close"  # sign-ins are rare: hold no idle connection to the authority
     if settings.ca_bundle is not None:
         session.verify = str(settings.ca_bundle)
     return session
@@ -66,7 +67,9 @@ async def start(request: Request, services: Services) -> Response:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="single sign-on is not configured")
     app = await asyncio.to_thread(client, services, request.app.state)
     redirect_uri = str(request.url_for("sso_callback"))
-    flow = await asyncio.to_thread(app.initiate_auth_code_flow, [], redirect_uri=redirect_uri)
+    flow = await asyncio.to_thread(
+        app.initiate_auth_code_flow, [], redirect_uri=redirect_uri, response_mode="form_post"
+    )
     response = RedirectResponse(flow["auth_uri"], status_code=303)
     sealed = services.fernet.encrypt(json.dumps(flow).encode()).decode()
     response.set_cookie(
@@ -143,14 +146,22 @@ def roles_from_groups(settings: SSOSettings, groups: list[str]) -> tuple[bool, d
     return owner, roles
 
 
+REPLY_FIELDS = ("code", "state", "session_state", "error", "error_description")
+
+
+async def reply_of(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: str(form[k])[:4096] for k in REPLY_FIELDS if k in form}
+
+
 async def finish(request: Request, services: Services) -> str:
-    """Complete the sign-in; returns a new session token."""
+    """Complete the sign-in from the relayed authorization reply; returns a new session token."""
     cfg = services.settings.sso
     if not cfg.client_id:
         raise SSOFailed("single sign-on is not configured")
     flow = unseal(services, request.cookies.get(FLOW_COOKIE))
     app = await asyncio.to_thread(client, services, request.app.state)
-    result = await asyncio.to_thread(redeem, app, flow, dict(request.query_params))
+    result = await asyncio.to_thread(redeem, app, flow, await reply_of(request))
     claims = await asyncio.to_thread(verify_id_token, cfg, result["id_token"])
     return await admit(services, claims)
 

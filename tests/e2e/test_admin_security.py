@@ -19,11 +19,15 @@ from tests.support.workers import flush
 @pytest.fixture
 async def hub(tmp_path: Path, redis_url: str, embedder: MiniLMEmbedder) -> AsyncIterator[AdminHub]:
     await flush(redis_url)
-    settings = Settings(data_dir=tmp_path / "var", redis_url=redis_url, admin=AdminSettings(login_rate="4/minute"))
+    settings = Settings(
+        data_dir=tmp_path / "var", redis_url=redis_url, admin=AdminSettings(login_rate="4/minute")
+    )
     async with admin_hub(settings, embedder) as hub:
         async with hub.live.services.sessions.begin() as session:
             beta = await workspaces.get(session, "beta")
-            await channels.map_channel(session, platform="slack", team_id="T1", channel_id="CBETA", workspace=beta)
+            await channels.map_channel(
+                session, platform="slack", team_id="T1", channel_id="CBETA", workspace=beta
+            )
         yield hub
 
 
@@ -48,7 +52,9 @@ async def test_a_post_without_the_csrf_token_is_refused(hub: AdminHub) -> None:
         await login(http, "owner@example.com")
         token = await page_csrf(http)
         assert (await http.post("/admin/workspaces", data={"name": "nope"})).status_code == 403
-        assert (await http.post("/admin/workspaces", data={"name": "nope", "csrf": "forged"})).status_code == 403
+        assert (
+            await http.post("/admin/workspaces", data={"name": "nope", "csrf": "forged"})
+        ).status_code == 403
         headers = {"X-CSRF-Token": "forged"}
         upload = await http.post("/admin/w/alpha/uploads", files={"files": ("a.txt", b"hi")}, headers=headers)
         assert upload.status_code == 403
@@ -95,7 +101,9 @@ async def test_an_editor_of_alpha_cannot_see_beta(hub: AdminHub) -> None:
 async def test_session_fixation_and_logout(hub: AdminHub) -> None:
     async with hub.client() as http:
         http.cookies.set("sb_session", "planted-by-an-attacker", domain="127.0.0.1")
-        assert (await http.get("/admin", headers={"Accept": "text/html"})).headers["location"] == "/admin/login"
+        assert (await http.get("/admin", headers={"Accept": "text/html"})).headers[
+            "location"
+        ] == "/admin/login"
         await login(http, "owner@example.com")
         issued = http.cookies.get("sb_session")
         assert issued and issued != "planted-by-an-attacker"

@@ -33,7 +33,9 @@ class AdminHub:
         return httpx.AsyncClient(base_url=self.base_url, timeout=30, follow_redirects=False)
 
 
-async def add_user(live: LiveApp, email: str, *, owner: bool = False, roles: dict[str, str] | None = None) -> None:
+async def add_user(
+    live: LiveApp, email: str, *, owner: bool = False, roles: dict[str, str] | None = None
+) -> None:
     async with live.services.sessions.begin() as session:
         user, _ = await accounts.create_user(session, PasswordHasher(), email, owner=owner, password=PASSWORD)
         for name, role in (roles or {}).items():
@@ -44,7 +46,9 @@ async def login(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -
     form = await http.get("/admin/login")
     match = CSRF_FIELD.search(form.text)
     assert match is not None, form.text
-    return await http.post("/admin/login", data={"email": email, "password": password, "csrf": match.group(1)})
+    return await http.post(
+        "/admin/login", data={"email": email, "password": password, "csrf": match.group(1)}
+    )
 
 
 async def page_csrf(http: httpx.AsyncClient, path: str = "/admin") -> str:
