@@ -42,13 +42,19 @@ async def stack(
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+def chromium() -> Path:
+    """Debian's Chromium; missing, the tests skip (or fail in CI, which installs it)."""
     if not CHROMIUM.exists():
         if os.environ.get("SWITCHBOARD_REQUIRE_SERVICES") == "1":
             pytest.fail("/usr/bin/chromium is missing (apt-get install -y chromium)")
         pytest.skip("/usr/bin/chromium is missing (apt-get install -y chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        launched = await playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
         try:
             yield launched
         finally:
