@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from core.embeddings import MiniLMEmbedder
 from hub.app import create_app
-from hub.settings import Settings
+from hub.settings import LLMProvider, LLMSettings, Settings
 from tests.support.admin import login
 from tests.support.live import serve
 
@@ -40,10 +41,21 @@ async def test_user_create_prints_a_one_time_password_that_signs_in(
     assert role.returncode == 0, role.stderr
     listed = run(["user", "list"], env).stdout
     assert "root@example.com\towner\tlocal" in listed and "ed@example.com\t-\tlocal" in listed
-    app = create_app(Settings(data_dir=tmp_path / "var"), embedder=embedder)
+    provider = LLMProvider(
+        name="primary",
+        base_url="http://127.0.0.1:9/v1",
+        api_key=SecretStr("sk-live-abcdef123456"),
+        model="m1",
+    )
+    settings = Settings(data_dir=tmp_path / "var", llm=LLMSettings(providers=[provider]))
+    app = create_app(settings, embedder=embedder)
     async with serve(app) as live, httpx.AsyncClient(base_url=live.base_url) as http:
         assert (await login(http, "root@example.com", "wrong")).status_code == 401
         signed = await login(http, "root@example.com", match.group(1))
         assert signed.status_code == 303
         users = await http.get("/admin/users")
         assert users.status_code == 200 and "ed@example.com" in users.text and "alpha: editor" in users.text
+        audited = (await http.get("/admin/audit", params={"actor": "cli"})).text
+        assert "workspace.create" in audited and "access.set" in audited and "user.create" in audited
+        providers = (await http.get("/admin/llm")).text
+        assert "primary" in providers and "sk-…56" in providers and "sk-live-abcdef123456" not in providers
