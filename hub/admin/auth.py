@@ -21,11 +21,9 @@ from core import accounts, audit
 from core.accounts import Viewer
 from core.ratelimit import Rate, RateLimiter
 from core.tables import Workspace
-from hub.deps import ServicesDep
+from hub.deps import CSRF_HEADER, SESSION_COOKIE, ServicesDep
 
-SESSION_COOKIE = "sb_session"
 LOGIN_CSRF_COOKIE = "sb_login_csrf"
-CSRF_HEADER = "x-csrf-token"
 
 
 class LoginRequired(Exception):

@@ -11,7 +11,7 @@ from core import accounts, audit
 from core.errors import RateLimited
 from hub.admin import auth, sso
 from hub.admin.render import templates
-from hub.deps import ServicesDep
+from hub.deps import SESSION_COOKIE, ServicesDep
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -70,12 +70,12 @@ def signed_in_redirect(request: Request, services: ServicesDep, token: str) -> R
 
 @router.post("/logout")
 async def logout(request: Request, services: ServicesDep, signed: auth.CheckedDep) -> Response:
-    token = request.cookies.get(auth.SESSION_COOKIE, "")
+    token = request.cookies.get(SESSION_COOKIE, "")
     async with services.sessions.begin() as session:
         await accounts.end_session(session, token)
         audit.append(session, audit.Entry(actor=signed.actor(), action="logout"))
     response = RedirectResponse("/admin/login", status_code=303)
-    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 

@@ -29,7 +29,7 @@ async def search(body: SearchRequest, access: WorkspaceDep, services: ServicesDe
     )
     await audit.AuditLog(services.sessions).record(
         audit.Entry(
-            actor=audit.asker_actor("api", f"apikey:{access.principal.key_id}"),
+            actor=audit.asker_actor("api", access.principal.subject),
             action="search",
             workspace=access.workspace.name,
             target=body.query,
@@ -48,7 +48,7 @@ async def search(body: SearchRequest, access: WorkspaceDep, services: ServicesDe
 @router.post("/ask", response_model=Answer, summary="Answer a question with citations from one workspace")
 async def ask(body: AskRequest, access: WorkspaceDep, services: ServicesDep) -> Answer:
     question = Question(text=body.question, filters=body.filters, conversation_id=body.conversation_id)
-    asker = Asker(platform="api", user_id=f"apikey:{access.principal.key_id}")
+    asker = Asker(platform="api", user_id=access.principal.subject)
     answer = await services.asker.ask(access.workspace, question, asker, Access(public_only=True))
     services.metrics.record_answer(answer.mode, answer.abstained)
     return answer

@@ -128,3 +128,23 @@ async def test_login_throttling_trips(hub: AdminHub) -> None:
         tripped = await login(http, "owner@example.com")  # even the right password waits now
         assert tripped.status_code == 429 and "Too many sign-in attempts" in tripped.text
         assert "sb_session" not in http.cookies
+
+
+async def test_the_rest_api_accepts_an_admin_page_session_within_its_roles(hub: AdminHub) -> None:
+    async with hub.client() as http:
+        await login(http, "editor@example.com")
+        token = await page_csrf(http)
+        question = {"question": "What is on the session canary page?"}
+        no_csrf = await http.post("/api/v1/workspaces/alpha/ask", json=question)
+        assert no_csrf.status_code == 403  # a cookie alone never authorises an unsafe request
+        asked = await http.post("/api/v1/workspaces/alpha/ask", json=question, headers={"X-CSRF-Token": token})
+        assert asked.status_code == 200, asked.text
+        assert (await http.get("/api/v1/workspaces/alpha/jobs")).status_code == 200
+        other = await http.post("/api/v1/workspaces/beta/ask", json=question, headers={"X-CSRF-Token": token})
+        assert other.status_code == 404
+    async with hub.client() as http:
+        http.cookies.set("sb_session", "not-a-session", domain="127.0.0.1")
+        assert (await http.get("/api/v1/workspaces/alpha/jobs")).status_code == 401
+    async with hub.live.services.sessions() as session:
+        actors = list(await session.scalars(select(AuditEvent.actor).where(AuditEvent.action == "ask")))
+    assert actors == ["api:editor@example.com"]
