@@ -137,7 +137,9 @@ async def test_the_rest_api_accepts_an_admin_page_session_within_its_roles(hub: 
         question = {"question": "What is on the session canary page?"}
         no_csrf = await http.post("/api/v1/workspaces/alpha/ask", json=question)
         assert no_csrf.status_code == 403  # a cookie alone never authorises an unsafe request
-        asked = await http.post("/api/v1/workspaces/alpha/ask", json=question, headers={"X-CSRF-Token": token})
+        asked = await http.post(
+            "/api/v1/workspaces/alpha/ask", json=question, headers={"X-CSRF-Token": token}
+        )
         assert asked.status_code == 200, asked.text
         assert (await http.get("/api/v1/workspaces/alpha/jobs")).status_code == 200
         other = await http.post("/api/v1/workspaces/beta/ask", json=question, headers={"X-CSRF-Token": token})
