@@ -96,7 +96,8 @@ async def queue_demo(settings: Settings, console: Console) -> None:
     )
     if password is not None:  # printed once: the next --demo start finds the owner and prints nothing
         console.print(
-            f"demo owner for /admin: [bold]{DEMO_OWNER}[/bold] password [bold]{password}[/bold] (shown once)"
+            f"demo owner for /admin: [bold]{DEMO_OWNER}[/bold] password [bold]{password}[/bold] (shown once)",
+            soft_wrap=True,  # one line, so it can be copied (and read from a log) whole
         )
 
 
