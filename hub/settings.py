@@ -144,7 +144,8 @@ class AdminSettings(BaseModel):
     """The admin page: session lifetime, login throttling, cookie security."""
 
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
-    login_rate: str = "5/minute"  # failed-or-not attempts per email and per client address
+    login_rate: str = "5/minute"  # sign-in attempts per email
+    login_ip_rate: str = "30/minute"  # per client address (many people may share one, behind a proxy)
     secure_cookies: Literal["auto", "always", "never"] = "auto"  # auto: Secure when the request is https
 
 

@@ -130,12 +130,12 @@ async def throttle(request: Request, services: ServicesDep, email: str) -> None:
     """Login throttling per email and per client address (shared by every process through Redis)."""
     if services.redis is None:
         return
-    rate = Rate.parse(services.settings.admin.login_rate)
+    cfg = services.settings.admin
     client = request.client.host if request.client else "unknown"
     limiter = RateLimiter(services.redis, prefix="switchboard:login")
-    await limiter.check(
-        [(f"email:{email.lower()}", rate), (f"ip:{client}", rate)], "Too many sign-in attempts."
-    )
+    limits = [(f"email:{email.strip().lower()}", Rate.parse(cfg.login_rate))]
+    limits.append((f"ip:{client}", Rate.parse(cfg.login_ip_rate)))
+    await limiter.check(limits, "Too many sign-in attempts.")
 
 
 def session_lifetime(services: ServicesDep) -> timedelta:

@@ -20,7 +20,9 @@ from tests.support.workers import flush
 async def hub(tmp_path: Path, redis_url: str, embedder: MiniLMEmbedder) -> AsyncIterator[AdminHub]:
     await flush(redis_url)
     settings = Settings(
-        data_dir=tmp_path / "var", redis_url=redis_url, admin=AdminSettings(login_rate="4/minute")
+        data_dir=tmp_path / "var",
+        redis_url=redis_url,
+        admin=AdminSettings(login_rate="4/minute", login_ip_rate="8/minute"),
     )
     async with admin_hub(settings, embedder) as hub:
         async with hub.live.services.sessions.begin() as session:
@@ -128,6 +130,9 @@ async def test_login_throttling_trips(hub: AdminHub) -> None:
         tripped = await login(http, "owner@example.com")  # even the right password waits now
         assert tripped.status_code == 429 and "Too many sign-in attempts" in tripped.text
         assert "sb_session" not in http.cookies
+        for n in range(4):  # other emails from the same address: the per-address limit trips next
+            assert (await login(http, f"guess{n}@example.com", "wrong password!")).status_code == 401
+        assert (await login(http, "viewer@example.com")).status_code == 429
 
 
 async def test_the_rest_api_accepts_an_admin_page_session_within_its_roles(hub: AdminHub) -> None:
