@@ -19,11 +19,17 @@ KEY_PREFIX = "sb"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated API caller: one workspace, one role."""
+    """An authenticated API caller: one workspace, one role (an API key, or a signed-in admin-page user)."""
 
     key_id: int
     workspace_id: int
     role: str
+    actor: str = ""  # who, when not a key: the admin-page user's email
+
+    @property
+    def subject(self) -> str:
+        """The name audits and answer logs record for this caller."""
+        return self.actor or f"apikey:{self.key_id}"
 
     def allows(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)

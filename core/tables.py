@@ -367,3 +367,6 @@ class Watch(Base):
     label: Mapped[str] = mapped_column(String(1024))  # what the channel asked for, as shown back
     created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+from core import account_tables  # noqa: E402, F401 - registers users, roles, sessions, audit on Base

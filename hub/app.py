@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
-from hub import errors, push, slack, teams
+from hub import admin, errors, push, slack, teams
 from hub.api import health, jobs, routes
 from hub.api import push as push_routes
 from hub.api import sources as source_routes
@@ -62,4 +62,5 @@ def create_app(
     app.include_router(teams.router)
     app.include_router(inbound.router)
     app.include_router(push_routes.router)
+    admin.install(app)
     return app

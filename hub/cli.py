@@ -19,6 +19,7 @@ from hub.cli_admin import apikey, channel, workspace
 from hub.cli_push import push
 from hub.cli_sources import source
 from hub.cli_support import err, fail, load_settings, opened, runs_async
+from hub.cli_users import user
 from hub.container import Services
 from hub.files import read_documents
 from hub.migrate import upgrade
@@ -201,7 +202,7 @@ async def db_upgrade() -> None:
     click.echo("database schema is up to date")
 
 
-for group in (workspace, channel, apikey, source, push):
+for group in (workspace, channel, apikey, user, source, push):
     cli.add_command(group)
 
 

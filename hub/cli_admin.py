@@ -8,17 +8,26 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import apikeys, channels, workspaces
+from core import apikeys, audit, channels, workspaces
 from core.models import ROLES
 from hub.cli_support import load_settings, opened, runs_async
 
 PLATFORMS = click.Choice(["slack", "teams"])
 
 
-async def in_session(work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-    """Run ``work`` in one committed transaction on the configured database."""
+async def in_session(
+    work: Callable[[AsyncSession], Awaitable[Any]], action: audit.Entry | None = None
+) -> Any:
+    """Run ``work`` in one committed transaction on the configured database; ``action`` is audited with it."""
     async with opened(load_settings()) as services, services.sessions.begin() as session:
-        return await work(session)
+        result = await work(session)
+        if action is not None:
+            audit.append(session, action)
+        return result
+
+
+def by_cli(action: str, workspace: str | None, target: str = "") -> audit.Entry:
+    return audit.Entry(actor="cli", action=action, workspace=workspace, target=target)
 
 
 @click.group()
@@ -30,7 +39,7 @@ def workspace() -> None:
 @click.argument("name")
 @runs_async
 async def workspace_create(name: str) -> None:
-    await in_session(lambda s: workspaces.create(s, name))
+    await in_session(lambda s: workspaces.create(s, name), by_cli("workspace.create", name))
     click.echo(f"created workspace {name}")
 
 
@@ -53,7 +62,7 @@ async def workspace_default(platform: str, team_id: str, name: str) -> None:
     async def work(session: AsyncSession) -> None:
         await workspaces.set_team_default(session, platform, team_id, await workspaces.get(session, name))
 
-    await in_session(work)
+    await in_session(work, by_cli("channel.default", name, f"{platform}:{team_id}"))
     click.echo(f"direct messages in {platform} team {team_id} now use workspace {name}")
 
 
@@ -76,7 +85,8 @@ async def workspace_admins(action: str, name: str, platform: str | None, user_id
             return await workspaces.remove_chat_admin(session, target, str(platform), str(user_id))
         return await workspaces.chat_admins(session, target)
 
-    result = await in_session(work)
+    entry = None if action == "list" else by_cli(f"chat_admin.{action}", name, f"{platform}:{user_id}")
+    result = await in_session(work, entry)
     if action == "list":
         for plat, user in result:
             click.echo(f"{plat}\t{user}")
@@ -118,7 +128,7 @@ async def channel_map(
             collections=list(collections),
         )
 
-    await in_session(work)
+    await in_session(work, by_cli("channel.map", name, f"{platform}:{team_id}/{channel_id}"))
     scope = f" (collections: {', '.join(collections)})" if collections else ""
     click.echo(f"mapped {platform} {team_id}/{channel_id} -> {name}{scope}")
 
@@ -129,7 +139,11 @@ async def channel_map(
 @click.option("--channel", "channel_id", required=True)
 @runs_async
 async def channel_unmap(platform: str, team_id: str, channel_id: str) -> None:
-    await in_session(lambda s: channels.unmap_channel(s, platform, team_id, channel_id))
+    target = f"{platform}:{team_id}/{channel_id}"
+    await in_session(
+        lambda s: channels.unmap_channel(s, platform, team_id, channel_id),
+        by_cli("channel.unmap", None, target),
+    )
     click.echo(f"unmapped {platform} {team_id}/{channel_id}")
 
 
@@ -156,7 +170,7 @@ async def apikey_create(name: str, role: str, label: str) -> None:
     async def work(session: AsyncSession) -> tuple[Any, str]:
         return await apikeys.create(session, await workspaces.get(session, name), role, label)
 
-    key, plaintext = await in_session(work)
+    key, plaintext = await in_session(work, by_cli("apikey.create", name, role))
     click.echo(plaintext)
     click.echo(f"key {key.prefix} for workspace {name} ({role}); it is shown only once", err=True)
 
@@ -174,5 +188,5 @@ async def apikey_list() -> None:
 @click.argument("prefix")
 @runs_async
 async def apikey_revoke(prefix: str) -> None:
-    await in_session(lambda s: apikeys.revoke(s, prefix))
+    await in_session(lambda s: apikeys.revoke(s, prefix), by_cli("apikey.revoke", None, prefix))
     click.echo(f"revoked {prefix}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -9,7 +10,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
-from core import apikeys
+from core import accounts, apikeys
 from core.apikeys import Principal
 from core.tables import Workspace
 from hub.container import Services
@@ -53,12 +54,49 @@ class WorkspaceAccess:
     principal: Principal
 
 
+SESSION_COOKIE = "sb_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+async def session_principal(request: Request, services: Services, workspace: Workspace | None) -> Principal:
+    """An admin-page session as a caller of the REST API: its role in this workspace (owners: admin).
+
+    A cookie rides along with any cross-site request, so unsafe methods also need the CSRF header.
+    """
+    async with services.sessions() as session:
+        found = await accounts.find_session(session, request.cookies.get(SESSION_COOKIE, ""))
+        viewer = await accounts.viewer_of(session, found[0]) if found is not None else None
+    if found is None or viewer is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="a valid API key is required: Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    presented = request.headers.get(CSRF_HEADER, "")
+    if request.method not in SAFE_METHODS and not hmac.compare_digest(presented, found[1].csrf):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="missing or wrong X-CSRF-Token header")
+    role = None if workspace is None else "admin" if viewer.is_owner else viewer.roles.get(workspace.id)
+    if workspace is None or role is None:
+        return Principal(0, -1, "viewer", actor=viewer.email)
+    return Principal(0, workspace.id, role, actor=viewer.email)
+
+
 async def get_workspace(
-    workspace: WorkspaceName, principal: PrincipalDep, services: ServicesDep
+    workspace: WorkspaceName,
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> WorkspaceAccess:
-    """The path's workspace, if the caller's key belongs to it. Another workspace looks like a missing one."""
+    """The path's workspace, if the caller (an API key, else an admin-page session) may see it.
+
+    Another workspace looks like a missing one."""
     async with services.sessions() as session:
         found = await session.scalar(select(Workspace).where(Workspace.name == workspace))
+    if credentials is not None or SESSION_COOKIE not in request.cookies:
+        principal = await get_principal(services, credentials)
+    else:
+        principal = await session_principal(request, services, found)
     if found is None or found.id != principal.workspace_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"workspace {workspace!r} not found")
     return WorkspaceAccess(found, principal)

@@ -147,6 +147,29 @@ class PushSettings(BaseModel):
     alerts_per_channel: str = "20/minute"  # change alerts one channel gets at most (core.ratelimit.Rate)
 
 
+class SSOSettings(BaseModel):
+    """OpenID Connect with Microsoft Entra ID (msal, auth code + PKCE). Off until ``client_id`` is set.
+
+    ``group_roles`` maps a group id (the id token's ``groups`` claim) to ``owner`` or ``<workspace>:<role>``.
+    """
+
+    authority: str = "https://login.microsoftonline.com/organizations"
+    client_id: str | None = None
+    client_secret: SecretStr = SecretStr("")
+    group_roles: dict[str, str] = Field(default_factory=dict)
+    ca_bundle: Path | None = None  # extra CA file for the authority's TLS (tests, private clouds)
+    label: str = "Sign in with Microsoft"
+
+
+class AdminSettings(BaseModel):
+    """The admin page: session lifetime, login throttling, cookie security."""
+
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    login_rate: str = "5/minute"  # sign-in attempts per email
+    login_ip_rate: str = "30/minute"  # per client address (many people may share one, behind a proxy)
+    secure_cookies: Literal["auto", "always", "never"] = "auto"  # auto: Secure when the request is https
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -172,6 +195,9 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
+
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    sso: SSOSettings = Field(default_factory=SSOSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

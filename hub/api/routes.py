@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from core import audit
 from core.models import Answer, Asker, Question
 from core.retrieval import Access
 from hub.api.schemas import AskRequest, Problem, SearchRequest, SearchResponse, SuggestResponse
@@ -26,6 +27,16 @@ async def search(body: SearchRequest, access: WorkspaceDep, services: ServicesDe
     hits = await services.retriever.search(
         access.workspace, body.query, body.filters, limit=body.limit, access=Access(public_only=True)
     )
+    await audit.AuditLog(services.sessions).record(
+        audit.Entry(
+            actor=audit.asker_actor("api", access.principal.subject),
+            action="search",
+            workspace=access.workspace.name,
+            target=body.query,
+            channel="api",
+            document_ids=list(dict.fromkeys(hit.document_id for hit in hits)),
+        )
+    )
     return SearchResponse(
         workspace=access.workspace.name,
         query=body.query,
@@ -37,7 +48,7 @@ async def search(body: SearchRequest, access: WorkspaceDep, services: ServicesDe
 @router.post("/ask", response_model=Answer, summary="Answer a question with citations from one workspace")
 async def ask(body: AskRequest, access: WorkspaceDep, services: ServicesDep) -> Answer:
     question = Question(text=body.question, filters=body.filters, conversation_id=body.conversation_id)
-    asker = Asker(platform="api", user_id=f"apikey:{access.principal.key_id}")
+    asker = Asker(platform="api", user_id=access.principal.subject)
     answer = await services.asker.ask(access.workspace, question, asker, Access(public_only=True))
     services.metrics.record_answer(answer.mode, answer.abstained)
     return answer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,8 +68,11 @@ def cli(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def test_serve_demo_embedded_runtime_answers_over_rest(served: tuple[str, dict[str, str]]) -> None:
+def test_serve_demo_embedded_runtime_answers_over_rest(
+    served: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
     base, env = served
+    demo_owner_signs_in(base, (tmp_path / "serve.log").read_text())
     ready = httpx.get(f"{base}/readyz").json()
     assert ready["checks"] == {"database": "ok", "index": "ok", "redis": "ok"}
     deadline = time.monotonic() + 300
@@ -93,3 +97,16 @@ def test_serve_demo_embedded_runtime_answers_over_rest(served: tuple[str, dict[s
     # one-shot commands share the running servers instead of opening the embedded store twice
     asked = json.loads(cli(env, "ask", "Who do I page for a SEV1?", "--workspace", "demo", "--json"))
     assert asked["citations"][0]["document_id"].startswith("oncall/")
+
+
+def demo_owner_signs_in(base: str, log: str) -> None:
+    """`serve --demo` prints the demo owner's credentials once; they open /admin."""
+    found = re.search(r"demo owner for /admin: (\S+) password (\S+)", log)
+    assert found is not None, log[-2000:]
+    with httpx.Client(base_url=base, timeout=30) as http:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/admin/login").text)
+        assert csrf is not None
+        form = {"email": found.group(1), "password": found.group(2), "csrf": csrf.group(1)}
+        signed = http.post("/admin/login", data=form)
+        assert signed.status_code == 303 and "sb_session" in http.cookies
+        assert "demo" in http.get("/admin").text
