@@ -30,6 +30,7 @@ from core.errors import PermanentError, TransientError
 from core.indexing import ingest_all
 from core.jobs import TERMINAL, JobRecorder
 from core.tables import Job
+from hub.chat_jobs import answer_slack, answer_teams, open_chat_answers
 from hub.container import Services, open_services
 from hub.correlation import observed
 from hub.files import read_documents
@@ -175,7 +176,8 @@ def build_worker(
     async def startup(ctx: dict[str, Any]) -> None:
         stack = ctx["resources"] = contextlib.AsyncExitStack()
         opened = open_services(settings, sandboxed=True, embedder=embedder, metrics=metrics)
-        ctx["services"] = await stack.enter_async_context(opened)
+        ctx["services"] = services = await stack.enter_async_context(opened)
+        ctx["chat"] = await stack.enter_async_context(open_chat_answers(settings, services))
         ctx["metrics"] = metrics
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -184,7 +186,7 @@ def build_worker(
             await stack.aclose()
 
     return Worker(
-        functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths],
+        functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths, answer_slack, answer_teams],
         cron_jobs=[cron(refresh_sources, second=0, unique=True, run_at_startup=True)],
         redis_settings=redis_settings(settings),
         queue_name=QUEUE,

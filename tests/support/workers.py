@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from arq.worker import Worker
 from redis.asyncio import Redis
 
 from core.embeddings import Embedder
@@ -22,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: Settings, embedder: Embedder) -> AsyncIterator[None]:
+async def running_worker(settings: Settings, embedder: Embedder) -> AsyncIterator[Worker]:
     """A real arq Worker on the real queue, in this event loop (no signal handlers)."""
     worker = build_worker(settings, signals=False, embedder=embedder)
     task = asyncio.create_task(worker.async_run())
     try:
-        yield
+        yield worker
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
