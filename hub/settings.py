@@ -119,6 +119,9 @@ class WorkerSettings(BaseModel):
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     health_check_interval_s: int = Field(default=15, gt=0, le=3600)
+    # Scheduling priority (``nice`` increment) of the worker process. ``serve`` starts its worker child at
+    # 10, so on a shared machine the web process (acknowledgements, REST) gets the CPU first.
+    nice: int = Field(default=0, ge=0, le=19)
 
 
 class OtelSettings(BaseModel):

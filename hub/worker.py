@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -204,6 +205,8 @@ def build_worker(
 
 def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight jobs' bookkeeping and close connections."""
+    if settings.worker.nice:
+        os.nice(settings.worker.nice)
     asyncio.set_event_loop(asyncio.new_event_loop())
     metrics = Metrics()
     serve_metrics(metrics, settings.worker.metrics_port)
