@@ -30,10 +30,21 @@ async def running_worker(settings: Settings, embedder: Embedder) -> AsyncIterato
     try:
         yield worker
     finally:
+        await settle(worker)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await worker.close()
+
+
+async def settle(worker: Worker, within_s: float = 15.0) -> None:
+    """Let the jobs in flight finish (their bookkeeping included) before the worker is cancelled: a job
+    cancelled while arq records its result leaves a Redis connection behind."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while any(not t.done() for t in worker.tasks.values()):
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.05)
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
