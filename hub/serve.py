@@ -53,7 +53,6 @@ def start_embedded(
 
 def start_worker_child(settings: Settings) -> WorkerChild:
     env = {
-        "SWITCHBOARD_WORKER__NICE": "10",  # answers and ingest yield the CPU to the web process
         **os.environ,
         "SWITCHBOARD_REDIS_URL": settings.redis_url or "",
         "SWITCHBOARD_CHROMA_URL": settings.chroma_url or "",

@@ -119,8 +119,9 @@ class WorkerSettings(BaseModel):
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     health_check_interval_s: int = Field(default=15, gt=0, le=3600)
-    # Scheduling priority (``nice`` increment) of the worker process. ``serve`` starts its worker child at
-    # 10, so on a shared machine the web process (acknowledgements, REST) gets the CPU first.
+    # Scheduling priority (``nice`` increment) of the worker process, so the web process (acknowledgements,
+    # REST) gets the CPU first on a machine they share. Off by default: on a machine also busy with other
+    # work, a niced worker starves (measured: chat answers expired in the queue at load average 25).
     nice: int = Field(default=0, ge=0, le=19)
 
 
