@@ -97,6 +97,9 @@ class MiniLMEmbedder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
+        # idle threads sleep instead of spinning: spinning burns the cores that other processes on the
+        # machine (the web process acknowledging chat requests, other workers) need
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(verified(MINILM_ONNX)), options, providers=["CPUExecutionProvider"]
         )

@@ -22,13 +22,22 @@ from hub.tracing import build_tracer_provider, traced
 from webhooks import inbound
 
 
+def web_settings(settings: Settings) -> Settings:
+    """The web process's settings: few embedding threads when workers answer the chat bots."""
+    embedding = settings.embedding
+    if settings.chat_answers != "worker" or embedding.threads is not None or embedding.web_threads is None:
+        return settings
+    threads = embedding.model_copy(update={"threads": embedding.web_threads})
+    return settings.model_copy(update={"embedding": threads})
+
+
 def create_app(
     settings: Settings, *, embedder: Embedder | None = None, span_exporter: SpanExporter | None = None
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
-            open_services(settings, embedder=embedder, metrics=app.state.metrics) as services,
+            open_services(web_settings(settings), embedder=embedder, metrics=app.state.metrics) as services,
             push.wired(services) as app.state.inbound,
         ):
             await ensure_schema(services.engine)

@@ -22,6 +22,7 @@ from core.errors import TransientError
 from core.jobs import JobKind
 from core.tables import Job, utcnow
 from hub.container import Services
+from hub.correlation import enqueue_job
 
 QUEUE = "switchboard:queue"
 FUNCTIONS: dict[JobKind, str] = {
@@ -29,6 +30,9 @@ FUNCTIONS: dict[JobKind, str] = {
     "sync": "sync_source",
     "webhook": "deliver_webhook",
 }
+
+
+CHAT_TURN_EXPIRES_S = 600  # a chat answer nobody picked up in 10 minutes is not worth sending late
 
 
 def arq_id(job_id: int) -> str:
@@ -46,6 +50,16 @@ async def enqueue(redis: Redis, job: Job, *, defer_s: float | None = None) -> No
             _job_id=arq_id(job.id),
             _defer_by=defer_s,
         )
+    except (RedisError, OSError) as exc:
+        raise TransientError(f"the job queue is unavailable: {exc}", retry_after_s=5) from exc
+
+
+async def enqueue_chat_turn(redis: Redis, function: str, turn: dict[str, Any]) -> None:
+    """Queue the answer of an acknowledged chat request (not recorded: it belongs to no workspace until
+    the worker resolves its channel). Not retried: a second run would post the answer twice."""
+    pool = ArqRedis(connection_pool=redis.connection_pool, default_queue_name=QUEUE)
+    try:
+        await enqueue_job(pool, function, turn, _expires=CHAT_TURN_EXPIRES_S)
     except (RedisError, OSError) as exc:
         raise TransientError(f"the job queue is unavailable: {exc}", retry_after_s=5) from exc
 

@@ -73,6 +73,9 @@ class EmbeddingSettings(BaseModel):
     model: str = "text-embedding-3-small"
     dim: int = Field(default=1536, gt=0)
     threads: int | None = Field(default=None, gt=0)
+    # onnxruntime threads in the web process when chat answers run in workers and ``threads`` is unset:
+    # it then embeds only REST questions, and its cores stay with the event loop that acknowledges.
+    web_threads: int | None = Field(default=1, gt=0)
 
 
 class RetrievalSettings(BaseModel):
@@ -116,6 +119,10 @@ class WorkerSettings(BaseModel):
 
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     health_check_interval_s: int = Field(default=15, gt=0, le=3600)
+    # Scheduling priority (``nice`` increment) of the worker process, so the web process (acknowledgements,
+    # REST) gets the CPU first on a machine they share. Off by default: on a machine also busy with other
+    # work, a niced worker starves (measured: chat answers expired in the queue at load average 25).
+    nice: int = Field(default=0, ge=0, le=19)
 
 
 class ConnectorSettings(BaseModel):
@@ -182,6 +189,9 @@ class Settings(BaseSettings):
     secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = False
+    # Where Slack and Teams answers are computed after the ack: "worker" (an arq job; needs a Redis,
+    # which `serve` always has) keeps the web process free to acknowledge; "web" answers in place.
+    chat_answers: Literal["worker", "web"] = "worker"
 
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)

@@ -23,20 +23,26 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bots.commands import ChatLimits, Commands
 from bots.slack.app import BOT_SCOPES, SlackConfig, TokenAuthorize, build_app
 from bots.slack.installations import RedisStateStore, SqlInstallationStore
-from core.errors import ConfigError
+from bots.slack.turns import Dispatch, InPlace, SlackTurn, SlackTurns
+from core.errors import ConfigError, TransientError
 from core.ratelimit import Rate, RateLimiter
 from hub.container import Services
+from hub.queue import enqueue_chat_turn
 from hub.settings import Settings
 
 router = APIRouter(include_in_schema=False)
+ANSWER_JOB = "answer_slack"  # the worker function (hub.chat_jobs) that answers a turn
 log = logging.getLogger(__name__)
 
 
-def web_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: the configured base URL, and 429s retried after Retry-After."""
-    token = settings.slack.bot_token
+def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    """The Web API client: the configured base URL, and 429s retried after Retry-After. Its token is
+    ``token``, else the single-team bot token (multi-team mode: none, bolt authorizes per team)."""
+    configured = settings.slack.bot_token
+    if token is None and configured is not None and not settings.slack.client_id:
+        token = configured.get_secret_value()
     return AsyncWebClient(
-        token=token.get_secret_value() if token and not settings.slack.client_id else None,
+        token=token,
         base_url=settings.slack.api_url,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
@@ -56,10 +62,32 @@ def oauth_settings(settings: Settings, services: Services) -> AsyncOAuthSettings
         client_id=slack.client_id,
         client_secret=slack.client_secret.get_secret_value(),
         scopes=list(BOT_SCOPES),
-        installation_store=SqlInstallationStore(services.sessions, services.fernet),
+        installation_store=installation_store(services),
         installation_store_bot_only=True,
         state_store=RedisStateStore(services.redis),
     )
+
+
+def installation_store(services: Services) -> SqlInstallationStore:
+    return SqlInstallationStore(services.sessions, services.fernet)
+
+
+def dispatcher(settings: Settings, services: Services) -> Dispatch:
+    """Where acknowledged turns go: a worker through the queue (``SWITCHBOARD_CHAT_ANSWERS=worker``, the
+    default, when there is a Redis), else answered in this process. If the queue is down, in place."""
+    in_place = InPlace(SlackTurns(commands(settings, services)), settings.slack.concurrent_answers)
+    redis = services.redis
+    if settings.chat_answers != "worker" or redis is None:
+        return in_place
+
+    async def to_worker(turn: SlackTurn, client: AsyncWebClient) -> None:
+        try:
+            await enqueue_chat_turn(redis, ANSWER_JOB, turn.to_dict())
+        except TransientError as exc:
+            log.warning("answering a Slack %s in the web process: %s", turn.kind, exc)
+            await in_place(turn, client)
+
+    return to_worker
 
 
 def commands(settings: Settings, services: Services) -> Commands:
@@ -87,13 +115,13 @@ async def open_handler(settings: Settings, services: Services) -> AsyncSlackRequ
     config = SlackConfig(
         signing_secret=slack.signing_secret.get_secret_value(),
         client=client,
+        dispatch=dispatcher(settings, services),
         command=slack.command,
         oauth=oauth,
-        concurrent_answers=slack.concurrent_answers,
         authorize=authorize,
         events=services.events,
     )
-    handler = AsyncSlackRequestHandler(build_app(config, commands(settings, services)))
+    handler = AsyncSlackRequestHandler(build_app(config))
     if authorize is not None:
         try:
             await authorize.warm()

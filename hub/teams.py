@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from botbuilder.core import InvokeResponse
@@ -33,9 +34,10 @@ from bots.teams.authentication import TeamsAuthentication
 from bots.teams.bot import TeamsBot, TeamsPolicy
 from bots.teams.credentials import ClientCredentialsFactory, token_url_for
 from bots.teams.tokens import PUBLIC_OPENID_METADATA, KeySet, TokenValidator
-from core.errors import AuthError, ConfigError
+from core.errors import AuthError, ConfigError, TransientError
 from core.ratelimit import Rate, RateLimiter
 from hub.container import Services
+from hub.queue import enqueue_chat_turn
 from hub.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -43,26 +45,61 @@ log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024
 
 
+TeamsDispatch = Callable[[dict[str, Any]], Awaitable[None]]
+ANSWER_JOB = "answer_teams"  # the worker function (hub.chat_jobs) that runs a message turn
+
+
 @dataclass
-class TeamsEndpoint:
-    """Authenticates each activity at once (401 before anything runs); then an invoke's turn is awaited
-    (its response carries a body), while a message's turn runs in the background so Teams gets its 200
-    straight away and never times out (and retries) on a slow answer."""
+class TeamsParts:
+    """What both the endpoint (web) and a worker need to run a turn and reply to the Bot Connector."""
 
     adapter: CloudAdapter
     auth: TeamsAuthentication
     bot: TeamsBot
     keys: KeySet
-    slots: asyncio.Semaphore  # message turns that may run at once; the rest wait (their 200 is sent)
+
+    async def run_turn(self, turn: dict[str, Any]) -> None:
+        """A message turn handed over by ``TeamsEndpoint`` (its token was validated there)."""
+        activity = Activity().deserialize(turn["activity"])
+        authenticated = self.auth.authenticated(dict(turn["claims"]))
+        await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+
+
+@dataclass
+class TeamsEndpoint:
+    """Authenticates each activity at once (401 before anything runs); then an invoke's turn is awaited
+    (its response carries a body), while a message's turn goes to a worker through the job queue (or, with
+    no queue, runs in the background here) so Teams gets its 200 straight away and never times out (and
+    retries) on a slow answer."""
+
+    parts: TeamsParts
+    slots: asyncio.Semaphore  # in-place message turns that may run at once; the rest wait (200 sent)
+    dispatch: TeamsDispatch | None = None  # to a worker
     turns: set[asyncio.Task[None]] = field(default_factory=set)
 
+    @property
+    def bot(self) -> TeamsBot:
+        return self.parts.bot
+
+    @property
+    def keys(self) -> KeySet:
+        return self.parts.keys
+
     async def handle(self, auth_header: str, activity: Activity) -> InvokeResponse | None:
-        authenticated = await self.auth.authenticate_request(activity, auth_header)
+        parts = self.parts
+        authenticated = await parts.auth.authenticate_request(activity, auth_header)
         if activity.type == "invoke":
-            result: InvokeResponse | None = await self.adapter.process_activity(
-                authenticated, activity, self.bot.on_turn
+            result: InvokeResponse | None = await parts.adapter.process_activity(
+                authenticated, activity, parts.bot.on_turn
             )
             return result
+        if self.dispatch is not None:
+            claims = dict(authenticated.claims_identity.claims)
+            try:
+                await self.dispatch({"activity": activity.serialize(), "claims": claims})
+                return None
+            except TransientError as exc:
+                log.warning("running a Teams turn in the web process: %s", exc)
         task = asyncio.create_task(self._turn(authenticated, activity))
         self.turns.add(task)
         task.add_done_callback(self.turns.discard)
@@ -71,7 +108,7 @@ class TeamsEndpoint:
     async def _turn(self, authenticated: AuthenticateRequestResult, activity: Activity) -> None:
         try:
             async with self.slots:
-                await self.adapter.process_activity(authenticated, activity, self.bot.on_turn)
+                await self.parts.adapter.process_activity(authenticated, activity, self.parts.bot.on_turn)
         except Exception:  # a background turn has no caller to raise to: log it
             log.exception("teams turn failed (%s %s)", activity.type, activity.id)
 
@@ -87,9 +124,21 @@ def commands(settings: Settings, services: Services) -> Commands:
     return Commands(services.sessions, services.asker, limiter=limiter, limits=limits, command="@Switchboard")
 
 
+def dispatcher(settings: Settings, services: Services) -> TeamsDispatch | None:
+    """Message turns to a worker (``SWITCHBOARD_CHAT_ANSWERS=worker`` and a Redis), else None (in place)."""
+    redis = services.redis
+    if settings.chat_answers != "worker" or redis is None:
+        return None
+
+    async def to_worker(turn: dict[str, Any]) -> None:
+        await enqueue_chat_turn(redis, ANSWER_JOB, turn)
+
+    return to_worker
+
+
 @contextlib.asynccontextmanager
-async def open_endpoint(settings: Settings, services: Services) -> AsyncIterator[TeamsEndpoint | None]:
-    """The Teams endpoint with its key cache kept fresh in the background, None when not configured."""
+async def open_parts(settings: Settings, services: Services) -> AsyncIterator[TeamsParts | None]:
+    """The bot, adapter and authentication from settings, None when Teams is not configured."""
     teams = settings.teams
     if not teams.app_id:
         yield None
@@ -100,7 +149,6 @@ async def open_endpoint(settings: Settings, services: Services) -> AsyncIterator
         raise ConfigError("Teams needs SWITCHBOARD_TEAMS__APP_PASSWORD with SWITCHBOARD_TEAMS__APP_ID")
     async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
         keys = KeySet(teams.openid_metadata_url or PUBLIC_OPENID_METADATA, http)
-        refresher = asyncio.create_task(keys.keep_fresh())
         credentials = ClientCredentialsFactory(
             teams.app_id,
             teams.app_password.get_secret_value(),
@@ -109,13 +157,19 @@ async def open_endpoint(settings: Settings, services: Services) -> AsyncIterator
         )
         auth = TeamsAuthentication(TokenValidator(teams.app_id, keys), credentials)
         policy = TeamsPolicy(frozenset(teams.allowed_tenants))
-        endpoint = TeamsEndpoint(
-            CloudAdapter(auth),
-            auth,
-            TeamsBot(commands(settings, services), policy),
-            keys,
-            asyncio.Semaphore(teams.concurrent_answers),
-        )
+        yield TeamsParts(CloudAdapter(auth), auth, TeamsBot(commands(settings, services), policy), keys)
+
+
+@contextlib.asynccontextmanager
+async def open_endpoint(settings: Settings, services: Services) -> AsyncIterator[TeamsEndpoint | None]:
+    """The Teams endpoint with its key cache kept fresh in the background, None when not configured."""
+    async with open_parts(settings, services) as parts:
+        if parts is None:
+            yield None
+            return
+        refresher = asyncio.create_task(parts.keys.keep_fresh())
+        slots = asyncio.Semaphore(settings.teams.concurrent_answers)
+        endpoint = TeamsEndpoint(parts, slots, dispatcher(settings, services))
         try:
             yield endpoint
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from core.indexing import ingest_all
 from core.jobs import TERMINAL, JobRecorder
 from core.tables import Job
 from hub import push
+from hub.chat_jobs import answer_slack, answer_teams, open_chat_answers
 from hub.container import Services, open_services
 from hub.correlation import observed
 from hub.files import read_documents
@@ -177,8 +179,9 @@ def build_worker(
     async def startup(ctx: dict[str, Any]) -> None:
         stack = ctx["resources"] = contextlib.AsyncExitStack()
         opened = open_services(settings, sandboxed=True, embedder=embedder, metrics=metrics)
-        ctx["services"] = await stack.enter_async_context(opened)
-        await stack.enter_async_context(push.wired(ctx["services"]))
+        ctx["services"] = services = await stack.enter_async_context(opened)
+        await stack.enter_async_context(push.wired(services))
+        ctx["chat"] = await stack.enter_async_context(open_chat_answers(settings, services))
         ctx["metrics"] = metrics
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -187,7 +190,7 @@ def build_worker(
             await stack.aclose()
 
     return Worker(
-        functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths],
+        functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths, answer_slack, answer_teams],
         cron_jobs=[
             cron(refresh_sources, second=0, unique=True, run_at_startup=True),
             cron(
@@ -210,6 +213,8 @@ def build_worker(
 
 def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight jobs' bookkeeping and close connections."""
+    if settings.worker.nice:
+        os.nice(settings.worker.nice)
     asyncio.set_event_loop(asyncio.new_event_loop())
     metrics = Metrics()
     serve_metrics(metrics, settings.worker.metrics_port)

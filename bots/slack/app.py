@@ -1,8 +1,8 @@
 """The slack-bolt AsyncApp: the slash command, mentions, DMs and buttons, all through ``bots.commands``.
 
-Every listener acknowledges first; bolt runs the listener body in a background task after the ack, so
-Slack's 3-second limit never waits for an answer. The work after the ack holds one of a few answer slots:
-a burst of questions queues for a slot instead of crowding the event loop that acknowledges the next ones.
+Every listener acknowledges first (bolt sends the HTTP response at ``ack()``), then hands the request on
+as a ``SlackTurn`` to a ``Dispatch`` (``bots.slack.turns``): in hub, an arq job answered by a worker
+process, so the process that acknowledges never computes answers and Slack's 3-second limit never waits.
 """
 
 from __future__ import annotations
@@ -12,18 +12,15 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bots.commands import CommandRequest, Commands, Reply, refusal
-from bots.identity import ChatOrigin
-from bots.slack import blocks, origin
-from core.errors import AccessDenied
+from bots.slack import blocks
+from bots.slack.turns import Body, Dispatch, SlackTurn, TurnKind
 from core.events import ChannelMessagePosted, EventBus
 
 log = logging.getLogger(__name__)
@@ -41,7 +38,6 @@ BOT_SCOPES = (
     "users:read",
     "users:read.email",
 )
-Body = dict[str, Any]
 
 
 class TokenAuthorize:
@@ -77,14 +73,14 @@ class TokenAuthorize:
 class SlackConfig:
     signing_secret: str
     client: AsyncWebClient  # base_url: the Slack Web API (or a fake); with the bot token in single-team mode
+    dispatch: Dispatch  # where acknowledged turns go (hub: an arq job; or answered in place)
     command: str = "/ask"
     oauth: AsyncOAuthSettings | None = None  # multi-team mode: bolt's OAuth v2 flow and installation store
-    concurrent_answers: int = 2  # answers computed at once per process; the rest wait (after their ack)
     authorize: TokenAuthorize | None = None  # single-team mode
     events: EventBus | None = None  # channel messages are published here (chat-history sources sync)
 
 
-def build_app(config: SlackConfig, commands: Commands) -> AsyncApp:
+def build_app(config: SlackConfig) -> AsyncApp:
     app = AsyncApp(
         signing_secret=config.signing_secret,
         client=config.client,
@@ -92,27 +88,15 @@ def build_app(config: SlackConfig, commands: Commands) -> AsyncApp:
         oauth_settings=config.oauth,
         logger=log,
     )
-    SlackBot(commands, config.concurrent_answers, config.events).register(app, config.command)
+    SlackListeners(config.dispatch, config.events).register(app, config.command)
     return app
 
 
-async def guarded(
-    who: ChatOrigin, client: AsyncWebClient, act: Callable[[ChatOrigin], Awaitable[Reply]]
-) -> Reply:
-    """Complete the origin from the Web API (shared channel, email), then act; a refusal on denial."""
-    try:
-        checked = await origin.checked(who, client)
-    except AccessDenied as denied:
-        return refusal(denied)
-    return await act(checked)
+class SlackListeners:
+    """Acknowledge, then hand the turn on: nothing here computes an answer."""
 
-
-class SlackBot:
-    def __init__(
-        self, commands: Commands, concurrent_answers: int = 2, events: EventBus | None = None
-    ) -> None:
-        self.commands = commands
-        self.slots = asyncio.Semaphore(concurrent_answers)
+    def __init__(self, dispatch: Dispatch, events: EventBus | None = None) -> None:
+        self.dispatch = dispatch
         self.events = events
 
     def register(self, app: AsyncApp, command: str) -> None:
@@ -125,18 +109,17 @@ class SlackBot:
         app.error(self.on_error)
 
     async def on_command(
-        self, ack: AsyncAck, body: Body, respond: AsyncRespond, client: AsyncWebClient
+        self, ack: AsyncAck, body: Body, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         await ack()
-        text = str(body.get("text") or "")
-        async with self.slots:
-            reply = await guarded(origin.from_command(body), client, lambda who: self._run(who, text))
-            await respond(response_type="ephemeral", **blocks.reply_message(reply))
+        await self._hand_on("command", body, context, client)
 
-    async def on_mention(self, body: Body, event: Body, client: AsyncWebClient) -> None:
-        await self._converse(origin.from_event(body, event, thread_on_root=True), event, client)
+    async def on_mention(self, body: Body, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+        await self._hand_on("mention", body, context, client)
 
-    async def on_message(self, body: Body, event: Body, client: AsyncWebClient) -> None:
+    async def on_message(
+        self, body: Body, event: Body, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
         """Direct messages are answered; in channels the bot answers mentions, and a person's message
         (or edit, or deletion) is published so a chat-history source of that channel can sync."""
         if event.get("channel_type") in ("channel", "group"):
@@ -144,7 +127,7 @@ class SlackBot:
             return
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        await self._converse(origin.from_event(body, event, thread_on_root=False), event, client)
+        await self._hand_on("message", body, context, client)
 
     async def _channel_activity(self, body: Body, event: Body) -> None:
         bot = event.get("bot_id") or event.get("subtype") == "bot_message"
@@ -154,63 +137,34 @@ class SlackBot:
         await self.events.publish(ChannelMessagePosted("slack", team, channel))
 
     async def on_share(
-        self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond, client: AsyncWebClient
+        self, ack: AsyncAck, body: Body, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         await ack()
-        token = str(action.get("value", ""))
-        who = origin.from_action(body)
-        async with self.slots:
-            reply = await guarded(who, client, lambda checked: self.commands.share(checked, token))
-        if reply.answer is None:
-            await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply))
-            return
-        message = blocks.reply_message(reply, shared=True, by_user=who.user_id)
-        await client.chat_postMessage(channel=who.channel_id, **message)
-        await respond(response_type="ephemeral", replace_original=False, text="Shared with the channel.")
+        await self._hand_on("share", body, context, client)
 
     async def on_feedback(
-        self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond, client: AsyncWebClient
+        self, ack: AsyncAck, body: Body, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
         await ack()
-        rating = 1 if action.get("action_id") == blocks.FEEDBACK_UP else -1
-        token = str(action.get("value", ""))
-        who = origin.from_action(body)
-        async with self.slots:
-            reply = await guarded(who, client, lambda checked: self.commands.feedback(checked, token, rating))
-        await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply))
+        await self._hand_on("feedback", body, context, client)
 
     async def on_related(
-        self, ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond, client: AsyncWebClient
+        self, ack: AsyncAck, body: Body, context: AsyncBoltContext, client: AsyncWebClient
     ) -> None:
-        """A related-question button asks that question, where the answer it came with was shown."""
         await ack()
-        question = str(action.get("value", ""))
-        who = origin.from_action(body)
-        async with self.slots:
-            reply = await guarded(who, client, lambda checked: self.commands.ask(checked, question))
-        container = body.get("container") or {}
-        if container.get("is_ephemeral") or reply.kind != "answer":
-            await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply))
-            return
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
-        await client.chat_postMessage(channel=who.channel_id, thread_ts=thread, **blocks.reply_message(reply))
+        await self._hand_on("related", body, context, client)
 
     async def on_error(self, error: Exception, body: Body) -> None:
         log.error("slack listener failed (%s): %r", body.get("type"), error, exc_info=error)
 
-    async def _run(self, who: ChatOrigin, text: str) -> Reply:
-        return await self.commands.run(CommandRequest(who, text))
-
-    async def _converse(self, who: ChatOrigin, event: Body, client: AsyncWebClient) -> None:
-        """A mention or DM: answers go in the thread; refusals only to the asker (ephemeral)."""
-        text = origin.question_text(str(event.get("text") or ""))
-        async with self.slots:
-            reply = await guarded(who, client, lambda checked: self._run(checked, text))
-        message = blocks.reply_message(reply)
-        if reply.kind == "refusal" and who.kind != "direct":
-            await client.chat_postEphemeral(
-                channel=who.channel_id, user=who.user_id, thread_ts=who.thread_id, **message
-            )
-            return
-        await client.chat_postMessage(channel=who.channel_id, thread_ts=who.thread_id, **message)
+    async def _hand_on(
+        self, kind: TurnKind, body: Body, context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        turn = SlackTurn(
+            kind=kind,
+            body=body,
+            team_id=context.team_id,
+            enterprise_id=context.enterprise_id,
+            is_enterprise_install=bool(context.is_enterprise_install),
+        )
+        await self.dispatch(turn, client)

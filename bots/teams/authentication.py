@@ -5,6 +5,8 @@ adapter can be swapped (Microsoft 365 Agents SDK) without touching anything else
 
 from __future__ import annotations
 
+from typing import Any
+
 from botbuilder.schema import Activity
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -32,6 +34,11 @@ class TeamsAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         claims = await self._validator.validate(
             auth_header or "", str(activity.channel_id or ""), str(activity.service_url or "")
         )
+        return self.authenticated(claims)
+
+    def authenticated(self, claims: dict[str, Any]) -> AuthenticateRequestResult:
+        """The result for claims that were validated already: by ``authenticate_request``, or by the web
+        process that received the activity and handed its turn to a worker through the job queue."""
         identity = ClaimsIdentity(claims, True, "Bearer")
         result = AuthenticateRequestResult()
         result.claims_identity = identity

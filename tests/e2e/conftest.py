@@ -4,18 +4,21 @@ loopback fake Slack Web API, and workspaces alpha/beta/gamma mapped to channels 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from arq.worker import Worker
 from pydantic import SecretStr
 
 from core import channels, workspaces
+from core.ask import AskService
 from core.embeddings import MiniLMEmbedder
 from core.indexing import IncomingDocument, ingest_all
 from core.models import Question
@@ -24,6 +27,7 @@ from hub.settings import Settings, SlackSettings
 from tests.fakes.slack import FakeSlack, fake_slack
 from tests.support import slack as payloads
 from tests.support.live import LiveApp, serve
+from tests.support.workers import flush, running_worker
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"  # the signing secret of Slack's documented test vector
 FORM = "application/x-www-form-urlencoded"
@@ -100,15 +104,37 @@ def button(message: dict[str, Any], action_id: str) -> dict[str, Any] | None:
     return None
 
 
+@contextlib.asynccontextmanager
+async def chat_hub(configured: Settings, embedder: MiniLMEmbedder) -> AsyncIterator[tuple[LiveApp, Worker]]:
+    """The real app, and a real arq worker that answers its chat turns (both on the Chroma server: an
+    embedded store belongs to one process at a time)."""
+    assert configured.redis_url and configured.chroma_url
+    await flush(configured.redis_url)
+    async with (
+        serve(create_app(configured, embedder=embedder)) as live,
+        running_worker(configured, embedder) as worker,
+    ):
+        for _ in range(600):  # its start-up (services, chat answers) runs in its own task
+            if "chat" in worker.ctx:
+                break
+            await asyncio.sleep(0.05)
+        yield live, worker
+
+
 @pytest.fixture
 async def world(
-    settings: Settings, embedder: MiniLMEmbedder, redis_url: str, tmp_path: Path
+    settings: Settings,
+    embedder: MiniLMEmbedder,
+    redis_url: str,
+    chroma_server: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[World]:
     team = f"T{uuid.uuid4().hex[:8].upper()}"
     async with fake_slack() as fake:
         configured = settings.model_copy(
             update={
                 "redis_url": redis_url,
+                "chroma_url": chroma_server,
                 "slack": SlackSettings(
                     signing_secret=SecretStr(SECRET),
                     bot_token=SecretStr("xoxb-test"),
@@ -118,10 +144,10 @@ async def world(
                 ),
             }
         )
-        async with serve(create_app(configured, embedder=embedder)) as live:
+        async with chat_hub(configured, embedder) as (live, _):
             world = World(live, fake, httpx.AsyncClient(base_url=live.base_url, timeout=30), team)
             await populate(world)
-            spy_questions(world)
+            spy_questions(world, monkeypatch)
             try:
                 yield world
             finally:
@@ -149,16 +175,16 @@ async def populate(world: World) -> None:
     world.fake.shared_channels.add("CSHARED")
 
 
-def spy_questions(world: World) -> None:
-    """Record the neutral Questions the pipeline receives (to see conversation ids)."""
-    asker = world.live.services.asker
-    original = asker.ask
+def spy_questions(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record the neutral Questions the pipeline receives (to see conversation ids), in the web process
+    and in the worker alike (both run in this test's process)."""
+    original = AskService.ask
 
-    async def ask(*args: Any, **kwargs: Any) -> Any:
+    async def ask(self: AskService, *args: Any, **kwargs: Any) -> Any:
         world.questions.append(args[1])
-        return await original(*args, **kwargs)
+        return await original(self, *args, **kwargs)
 
-    asker.ask = ask  # type: ignore[method-assign]
+    monkeypatch.setattr(AskService, "ask", ask)
 
 
 # the Teams world (its module builds on the Slack world above)

@@ -9,23 +9,21 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from bots.teams.bot import TeamsBot
 from core import channels, workspaces
 from core.embeddings import MiniLMEmbedder
-from hub.app import create_app
 from hub.settings import Settings, SlackSettings, TeamsSettings
-from tests.e2e.conftest import SECRET, World, populate, spy_questions
+from tests.e2e.conftest import SECRET, World, chat_hub, populate, spy_questions
 from tests.fakes.slack import fake_slack
 from tests.fakes.teams import FakeBotFramework, Sent, fake_bot_framework
 from tests.support import teams as activities
 from tests.support.adaptivecard import violations
-from tests.support.live import serve
 
 APP_ID = "3a1e2b4c-0000-4000-8000-00000000b0t1"
 ADMIN = "aad-admin"
@@ -40,6 +38,7 @@ class TeamsWorld:
     team: str
     tenant: str
     service_url: str
+    worker_bot: TeamsBot  # the bot that runs message turns (in the worker); invokes run in the web app
     seen: int = 0
     replies: list[Sent] = field(default_factory=list)
 
@@ -96,13 +95,18 @@ def actions(sent: Sent) -> list[dict[str, Any]]:
 
 @pytest.fixture
 async def teams(
-    settings: Settings, embedder: MiniLMEmbedder, redis_url: str, tmp_path: Path
+    settings: Settings,
+    embedder: MiniLMEmbedder,
+    redis_url: str,
+    chroma_server: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[TeamsWorld]:
     team_id, tenant = f"T{uuid.uuid4().hex[:8].upper()}", str(uuid.uuid4())
     async with fake_slack() as slack_fake, fake_bot_framework(APP_ID) as fake:
         configured = settings.model_copy(
             update={
                 "redis_url": redis_url,
+                "chroma_url": chroma_server,
                 "slack": SlackSettings(
                     signing_secret=SecretStr(SECRET),
                     bot_token=SecretStr("xoxb-test"),
@@ -118,14 +122,19 @@ async def teams(
                 ),
             }
         )
-        async with serve(create_app(configured, embedder=embedder)) as live:
+        async with chat_hub(configured, embedder) as (live, worker):
             slack = World(live, slack_fake, httpx.AsyncClient(base_url=live.base_url, timeout=60), team_id)
             world = TeamsWorld(
-                slack, fake, f"19:{team_id}@thread.tacv2", tenant, fake.service_url(f"amer/{tenant}/")
+                slack,
+                fake,
+                f"19:{team_id}@thread.tacv2",
+                tenant,
+                fake.service_url(f"amer/{tenant}/"),
+                worker_bot=worker.ctx["chat"].teams.bot,
             )
             await populate(slack)
             await map_teams(world)
-            spy_questions(slack)
+            spy_questions(slack, monkeypatch)
             try:
                 yield world
             finally:

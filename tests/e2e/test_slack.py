@@ -34,6 +34,22 @@ async def test_slash_command_acks_at_once_then_answers_privately_with_sources(wo
     assert time.perf_counter() - started < 30
 
 
+async def test_answers_are_computed_by_the_worker_not_the_web_process(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web process only acknowledges and queues; its answer pipeline is never used for chat."""
+
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the web process computed an answer")
+
+    monkeypatch.setattr(world.live.services.asker, "ask", refuse)  # shadows the class-level spy
+    assert "IT portal" in text_of(await world.command("How do I get VPN access?", user="UWORK"))
+    await world.event(channel="CALPHA", user="UWORK", text="<@U0LAN0Z89> VPN access?", ts="1700000050.1")
+    await world.fake.wait(lambda: world.fake.of("chat.postMessage"))
+    assert "IT portal" in text_of(world.fake.of("chat.postMessage")[0].params)
+    assert len(world.questions) == 2
+
+
 async def test_share_button_posts_the_answer_to_the_channel(world: World) -> None:
     reply = await world.command("How do I get VPN access?", user="USHARE")
     token = button(reply, "share")["value"]  # type: ignore[index]

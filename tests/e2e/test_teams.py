@@ -37,6 +37,17 @@ async def test_a_valid_token_gets_an_answer_card_in_the_same_reply_chain(teams: 
     assert teams.slack.questions[-1].text == "how do I get VPN access?"  # the mention is stripped
 
 
+async def test_message_turns_are_answered_by_the_worker_not_the_web_process(
+    teams: TeamsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the web process computed an answer")
+
+    monkeypatch.setattr(teams.slack.live.services.asker, "ask", refuse)  # shadows the class-level spy
+    text = shown(await teams.send(teams.mention("how do I get VPN access?")))
+    assert "IT portal" in text and teams.slack.questions[-1].text == "how do I get VPN access?"
+
+
 def forged(teams: TeamsWorld, service_url: str, case: str) -> str:
     if case == "audience":
         return teams.fake.token(service_url, aud="someone-else")

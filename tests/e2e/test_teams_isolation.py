@@ -92,10 +92,12 @@ async def test_related_actions_respect_isolation_and_allowed_tenants_refuse_othe
             assert not leaks(sent, owner, allowed), name
             assert (beta_token in shown(sent)) == (allowed == "beta"), name
     assert len(teams.fake.sent) == teams.seen  # refusals went to the clicker only, nothing was posted
-    bot = teams.slack.live.app.state.teams.bot
-    bot.policy = TeamsPolicy(frozenset({"tenant-only-this-one"}))
+    bots = [teams.slack.live.app.state.teams.bot, teams.worker_bot]  # invokes, message turns
+    for bot in bots:
+        bot.policy = TeamsPolicy(frozenset({"tenant-only-this-one"}))
     refused = shown(await teams.send(teams.mention(f"what is {beta_token}?", channel="beta")))
     assert "does not serve your organisation" in refused and "ALLOWED_TENANTS" in refused
     assert beta_token not in refused
-    bot.policy = TeamsPolicy(frozenset({teams.tenant}))
+    for bot in bots:
+        bot.policy = TeamsPolicy(frozenset({teams.tenant}))
     assert beta_token in shown(await teams.send(teams.mention(f"what is {beta_token}?", channel="beta")))

@@ -4,8 +4,10 @@ A real HTTP server (Starlette under uvicorn on 127.0.0.1) that the real slack_sd
 AsyncWebhookClient talk to. It records every call, checks every message against Block Kit limits, and
 can answer the next calls of a method with 429 + Retry-After.
 
-``conversations.info`` and ``chat.postEphemeral`` have no fixture in shared/: their replies are written
-from Slack's documented schemas (docs.slack.dev/reference/methods/conversations.info, chat.postEphemeral).
+``conversations.info``, ``chat.postEphemeral`` and ``oauth.v2.access`` have no fixture in shared/: their
+replies are written from Slack's documented schemas (docs.slack.dev/reference/methods/conversations.info,
+chat.postEphemeral, oauth.v2.access); so are the ``bot_id``/``team_id`` of ``auth.test`` for a bot token
+of an OAuth install (docs.slack.dev/reference/methods/auth.test).
 Channel history: ``conversations.history`` / ``conversations.replies`` replay the fixtures' envelopes
 (``has_more``, ``response_metadata.next_cursor``) over messages a test adds; ``chat.getPermalink`` and
 ``conversations.members`` are written from their documented schemas.
@@ -50,6 +52,18 @@ def fixture(name: str) -> dict[str, Any]:
 class Call:
     method: str
     params: dict[str, Any]
+    authorization: str = ""  # the Authorization header (the token the call was made with)
+
+
+@dataclass(frozen=True)
+class Install:
+    """What ``oauth.v2.access`` grants for one OAuth ``code``: a bot token for one team."""
+
+    team_id: str
+    bot_token: str
+    bot_user_id: str = "UBOTINSTALL"
+    bot_id: str = "BINSTALL1"
+    installer: str = "UINSTALLER"
 
 
 @dataclass
@@ -66,6 +80,7 @@ class FakeSlack:
     threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # replies by parent
     private_channels: set[str] = field(default_factory=set)
     members: dict[str, list[str]] = field(default_factory=dict)
+    installs: dict[str, Install] = field(default_factory=dict)  # OAuth code -> what it grants
 
     def post(
         self, channel: str, ts: str, text: str, user: str = "U061F7AUR", replies: tuple[str, ...] = ()
@@ -114,17 +129,19 @@ class FakeSlack:
     async def api(self, request: Request) -> Response:
         method = request.path_params["method"]
         params = {**request.query_params, **await body_of(request)}
-        self.calls.append(Call(method, params))
+        self.calls.append(Call(method, params, request.headers.get("authorization", "")))
         if self.throttle.get(method, 0) > 0:
             self.throttle[method] -= 1
             return JSONResponse({"ok": False, "error": "ratelimited"}, 429, headers={"Retry-After": "1"})
         if method in MESSAGE_METHODS:
             self.check(params, method)
-        return JSONResponse(self.reply(method, params))
+        return JSONResponse(self.reply(method, params, self.calls[-1].authorization))
 
-    def reply(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def reply(self, method: str, params: dict[str, Any], authorization: str = "") -> dict[str, Any]:
         if method == "auth.test":
-            return fixture("auth_test.json")
+            return self.auth_test(authorization.removeprefix("Bearer "))
+        if method == "oauth.v2.access":
+            return self.oauth_access(str(params.get("code")))
         if method == "chat.postMessage":
             body = fixture("chat_postMessage.json")
             ts = f"{time.time():.6f}"
@@ -140,6 +157,30 @@ class FakeSlack:
         if method in HISTORY_METHODS:
             return self.history_reply(method, params)
         return {"ok": False, "error": "unknown_method"}
+
+    def auth_test(self, token: str) -> dict[str, Any]:
+        body = fixture("auth_test.json")
+        install = next((i for i in self.installs.values() if i.bot_token == token), None)
+        if install is not None:
+            body.update(team_id=install.team_id, user_id=install.bot_user_id, bot_id=install.bot_id)
+        return body
+
+    def oauth_access(self, code: str) -> dict[str, Any]:
+        install = self.installs.get(code)
+        if install is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {
+            "ok": True,
+            "access_token": install.bot_token,
+            "token_type": "bot",
+            "scope": "commands,chat:write,app_mentions:read",
+            "bot_user_id": install.bot_user_id,
+            "app_id": "A0KRD7HC3",
+            "team": {"name": "Installed Team", "id": install.team_id},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "authed_user": {"id": install.installer},
+        }
 
     def user(self, user_id: str) -> dict[str, Any]:
         body = copy.deepcopy(fixture("users_info.json"))

@@ -49,6 +49,7 @@ def mention(
 ) -> str:
     body: dict[str, Any] = json.loads((SLACK / "app_mention_event_callback.json").read_text())
     body["team_id"] = team
+    body["authorizations"][0]["team_id"] = team  # the installation the event is for (bolt reads this)
     body["event"].update(type=kind, user=user, text=text, ts=ts, channel=channel, event_ts=ts)
     body["event_id"] = f"Ev{ts.replace('.', '')}"
     if thread_ts:

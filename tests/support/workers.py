@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from arq.worker import Worker
 from redis.asyncio import Redis
 
 from core.embeddings import Embedder
@@ -22,17 +23,28 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: Settings, embedder: Embedder) -> AsyncIterator[None]:
+async def running_worker(settings: Settings, embedder: Embedder) -> AsyncIterator[Worker]:
     """A real arq Worker on the real queue, in this event loop (no signal handlers)."""
     worker = build_worker(settings, signals=False, embedder=embedder)
     task = asyncio.create_task(worker.async_run())
     try:
-        yield
+        yield worker
     finally:
+        await settle(worker)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await worker.close()
+
+
+async def settle(worker: Worker, within_s: float = 15.0) -> None:
+    """Let the jobs in flight finish (their bookkeeping included) before the worker is cancelled: a job
+    cancelled while arq records its result leaves a Redis connection behind."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while any(not t.done() for t in worker.tasks.values()):
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.05)
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
