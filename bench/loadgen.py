@@ -111,7 +111,7 @@ class Load:
 
     async def user(self, user: int, gap_s: float, until: float, seed: int) -> list[asyncio.Task[None]]:
         rng = random.Random(seed * 100_003 + user)
-        tasks = []
+        tasks: list[asyncio.Task[None]] = []
         while True:
             await asyncio.sleep(rng.expovariate(1 / gap_s))
             if time.monotonic() >= until:
