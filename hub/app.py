@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
 from hub import errors, slack, teams
+from hub.admission import Admission
 from hub.api import health, jobs, routes
 from hub.container import open_services
 from hub.correlation import with_request_id
@@ -42,6 +43,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = Metrics()
+    app.state.admission = Admission(settings.api.concurrent_asks, settings.api.queued_asks)
     app.state.gauges = StateGauges(app.state.metrics.registry)
     app.state.tracer_provider = build_tracer_provider(settings, span_exporter)
     app.middleware("http")(observe)

@@ -118,6 +118,13 @@ class WorkerSettings(BaseModel):
     health_check_interval_s: int = Field(default=15, gt=0, le=3600)
 
 
+class ApiSettings(BaseModel):
+    """REST answers per API process: computed at once, and queued behind them before a 503 (hub.admission)."""
+
+    concurrent_asks: int = Field(default=4, ge=1, le=256)
+    queued_asks: int = Field(default=16, ge=0, le=10_000)
+
+
 class OtelSettings(BaseModel):
     """Optional OpenTelemetry tracing: set ``endpoint`` (an OTLP/gRPC collector) to turn it on."""
 
@@ -148,6 +155,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
 
     @field_validator("secret_keys", mode="before")
