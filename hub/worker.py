@@ -23,6 +23,7 @@ from arq.cron import cron
 from arq.worker import Retry, Worker
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from core import workspaces
 from core.embeddings import Embedder
@@ -127,6 +128,19 @@ async def ingest_paths(
     return counts
 
 
+class OutageTolerantWorker(Worker):
+    """arq's worker ends its run on the first Redis error in its polling loop, so a Redis restart would
+    end every worker process (found by the fault drill in bench/load.py). This one logs, waits a second
+    and polls again, keeping its running jobs and its open resources; redis-py reconnects by itself."""
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            log.warning("redis unavailable; polling again shortly", error=str(exc))
+            await asyncio.sleep(1.0)
+
+
 def redis_settings(settings: Settings) -> RedisSettings:
     if not settings.redis_url:
         raise ValueError("the worker needs SWITCHBOARD_REDIS_URL (serve starts an embedded one)")
@@ -183,7 +197,7 @@ def build_worker(
         if stack is not None:
             await stack.aclose()
 
-    return Worker(
+    return OutageTolerantWorker(
         functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths],
         cron_jobs=[cron(refresh_sources, second=0, unique=True, run_at_startup=True)],
         redis_settings=redis_settings(settings),
