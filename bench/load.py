@@ -92,6 +92,8 @@ class Monitor:
     def state(self, slot: Slot) -> str:
         try:
             status = httpx.get(f"http://127.0.0.1:{slot.port}/readyz", timeout=2).status_code
+        except httpx.TimeoutException:
+            return "no answer in 2 s"
         except httpx.HTTPError:
             return "down"
         return "ready" if status == 200 else "not-ready"
