@@ -33,6 +33,7 @@ from core.jobs import TERMINAL, JobRecorder
 from core.tables import Job
 from hub.container import Services, open_services
 from hub.correlation import observed
+from hub.errors import is_outage
 from hub.files import read_documents
 from hub.metrics import Metrics
 from hub.progress import RedisJobEvents
@@ -54,6 +55,19 @@ def backoff_s(settings: Settings, job_try: int, retry_after_s: float | None) -> 
 
 
 async def run_recorded(ctx: dict[str, Any], job_id: int, body: Body) -> str:
+    """``attempt``, and when the database or Redis went away under it (a restart), a retry with backoff
+    instead of a job left "running" forever (found by the PostgreSQL restart drill in bench/load.py)."""
+    try:
+        return await attempt(ctx, job_id, body)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        job_try = int(ctx.get("job_try", 1))
+        log.warning("job interrupted by an outage; will retry", job=job_id, job_try=job_try, error=str(exc))
+        raise Retry(defer=backoff_s(ctx["services"].settings, job_try, 2.0)) from exc
+
+
+async def attempt(ctx: dict[str, Any], job_id: int, body: Body) -> str:
     """Run one attempt of a recorded job: skip it when already finished, retry transient errors with
     backoff until the tries run out, and record every outcome. Returns the job's final status."""
     services: Services = ctx["services"]
@@ -75,7 +89,9 @@ async def run_recorded(ctx: dict[str, Any], job_id: int, body: Body) -> str:
         except PermanentError as exc:
             await recorder.finish("failed", str(exc))
             return "failed"
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise
             log.exception("job crashed", job=job_id)
             await recorder.finish("failed", "internal error (see the worker log)")
             return "failed"

