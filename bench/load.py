@@ -259,6 +259,15 @@ def warm_up(cluster: Cluster, key: str) -> None:
             ).raise_for_status()
 
 
+def first_request(out: Path, timeout_s: float = 120) -> float:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if out.exists() and out.stat().st_size > 0:
+            return time.time()
+        time.sleep(0.2)
+    raise RuntimeError("the load generator sent nothing")
+
+
 def measure(
     cluster: Cluster, backing: Backing, key: str, fake: FakeSlack, mode: str, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -266,10 +275,12 @@ def measure(
     out = cluster.root / f"{mode}.jsonl"
     monitor = Monitor(cluster)
     drills = Drills(cluster, backing, monitor)
-    started = time.time()
     with monitor.running():
         generator = threading.Thread(target=loadgen, args=(cluster, key, fake, mode, args, out))
         generator.start()
+        started = first_request(
+            out
+        )  # the drills' clock starts with the load, not with the generator's imports
         uploads: tuple[list[int], int] = ([], 0)
         if mode == "drills":
             thread = threading.Thread(target=drills.run, args=(started,))

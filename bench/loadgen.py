@@ -124,7 +124,7 @@ async def run(args: argparse.Namespace) -> None:
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
     clients = [httpx.AsyncClient(base_url=b, timeout=args.timeout_s, limits=limits) for b in bases]
     try:
-        with Path(args.out).open("w") as out:  # noqa: ASYNC230 - opened once, before the clock starts
+        with Path(args.out).open("w", buffering=1) as out:  # noqa: ASYNC230 - line-buffered: bench.load watches it
             load = Load(Balancer(clients), args.key, args.secret, args.response_base, args.slack_share, out)
             until = time.monotonic() + args.duration_s
             users = [load.user(u, args.gap_s, until, args.seed) for u in range(args.users)]
