@@ -32,9 +32,13 @@ async def test_two_apis_and_two_workers_agree(tmp_path: Path, postgres_url: str,
             chroma_url=chroma_url,
             extra_env={"SWITCHBOARD_CACHE__ENABLED": "false"},  # each answer computed where it was asked
         ) as cluster:
-            for base in cluster.api_urls:
-                ready = httpx.get(f"{base}/readyz", timeout=10).json()
-                assert ready == {"ready": True, "checks": {"database": "ok", "index": "ok", "redis": "ok"}}
+            async with httpx.AsyncClient(timeout=10) as http:
+                for base in cluster.api_urls:
+                    ready = (await http.get(f"{base}/readyz")).json()
+                    assert ready == {
+                        "ready": True,
+                        "checks": {"database": "ok", "index": "ok", "redis": "ok"},
+                    }
             key = set_up(cluster)
             files = corpus_files(CORPUS / "oncall")
             result = await prove(cluster, key, files, QUESTIONS[:5])
