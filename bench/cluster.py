@@ -278,5 +278,10 @@ def running_cluster(
         cluster.stop()
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM (``timeout``, a CI cancel) unwinds the context managers, so no server is left behind."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def clean(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from bench.cluster import ROOT, Backing, Cluster, Slot, backing_services, running_cluster
+from bench.cluster import ROOT, Backing, Cluster, Slot, backing_services, exit_on_sigterm, running_cluster
 from bench.scaleout import corpus_files, incomplete, set_up, upload, upload_round_robin, wait_jobs
 from bench.slack_ack import fake_in_thread, machine
 from tests.fakes.slack import FakeSlack
@@ -355,6 +355,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / ".cache" / "load.json")
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it (logs, request records)")
     args = parser.parse_args()
+    exit_on_sigterm()
     results = []
     with tempfile.TemporaryDirectory(prefix="sb-load-") as tmp, fake_in_thread() as fake:
         root = args.keep or Path(tmp)

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from bench.cluster import ROOT, Cluster, backing_services, running_cluster
+from bench.cluster import ROOT, Cluster, backing_services, exit_on_sigterm, running_cluster
 from bench.slack_ack import machine
 
 CORPUS = ROOT / "hub" / "demo" / "corpus"
@@ -206,6 +206,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it (logs, data)")
     args = parser.parse_args()
+    exit_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="sb-scaleout-") as tmp:
         root = args.keep or Path(tmp)
         print(f"starting PostgreSQL, Redis, Chroma, 2 APIs, 2 workers under {root}", file=sys.stderr)
