@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -56,6 +57,14 @@ def access_key(access: Access | None) -> str:
     return repr(access or Access())
 
 
+def reused(answer: Answer, question: Question) -> Answer:
+    """An answer computed for an earlier ask of the same question: nothing was spent on this one."""
+    answer.question = question.text
+    answer.usage.input_tokens = answer.usage.output_tokens = 0
+    answer.usage.cost_usd = 0.0
+    return answer
+
+
 class AskService:
     def __init__(
         self,
@@ -72,6 +81,9 @@ class AskService:
         self._extractive = extractive
         self.parts = parts or AskParts(generator=generator)
         self._hits = hits
+        # cache misses being answered now, by cache key: the same question asked again meanwhile waits
+        # for that answer instead of computing it again (no stampede when a popular question is cold)
+        self._inflight: dict[str, asyncio.Future[Answer]] = {}
 
     async def ask(
         self, workspace: Workspace, question: Question, asker: Asker, access: Access | None = None
@@ -95,12 +107,34 @@ class AskService:
         key = cache_key(workspace, version, standalone, question.filters, access_key(access))
         cached = await cache.get(key)
         if cached is not None:
-            cached.question = question.text
-            cached.usage.input_tokens = cached.usage.output_tokens = 0
-            cached.usage.cost_usd = 0.0  # nothing was spent on this one
-            return cached
+            return reused(cached, question)
+        running = self._inflight.get(key)
+        if running is not None:
+            return reused((await asyncio.shield(running)).model_copy(deep=True), question)
+        task = asyncio.ensure_future(
+            self._fresh_and_cached(key, workspace, question, standalone, asker, access)
+        )
+        self._inflight[key] = task
+        task.add_done_callback(lambda done: self._settled(key, done))
+        return (await asyncio.shield(task)).model_copy(deep=True)
+
+    def _settled(self, key: str, done: asyncio.Future[Answer]) -> None:
+        self._inflight.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too: every waiter may have gone away (client disconnects)
+
+    async def _fresh_and_cached(
+        self,
+        key: str,
+        workspace: Workspace,
+        question: Question,
+        standalone: str,
+        asker: Asker,
+        access: Access | None,
+    ) -> Answer:
+        assert self.parts.cache is not None
         answer = await self._fresh(workspace, question, standalone, asker, access)
-        await cache.put(key, answer)
+        await self.parts.cache.put(key, answer)
         return answer
 
     async def _fresh(

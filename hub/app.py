@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
 from hub import admin, errors, push, slack, teams
+from hub.admission import Admission
 from hub.api import health, jobs, routes
 from hub.api import push as push_routes
 from hub.api import sources as source_routes
@@ -57,6 +58,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = Metrics()
+    app.state.admission = Admission(settings.api.concurrent_asks, settings.api.queued_asks)
     app.state.gauges = StateGauges(app.state.metrics.registry)
     app.state.tracer_provider = build_tracer_provider(settings, span_exporter)
     app.middleware("http")(observe)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
 
 from core.errors import (
     AccessDenied,
@@ -28,6 +34,38 @@ STATUS: list[tuple[type[SwitchboardError], int]] = [
     (TransientError, 503),
     (PermanentError, 400),
 ]
+
+
+log = logging.getLogger(__name__)
+
+# what a database or Redis restart looks like from inside a request
+OUTAGES = (
+    ConnectionError,  # refused / reset (the builtin, which OSError-based clients raise)
+    RedisConnectionError,
+    RedisTimeoutError,
+    asyncpg.exceptions.OperatorInterventionError,  # "shutting down", "terminating connection"
+    asyncpg.exceptions.PostgresConnectionError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when the error, or one it was raised from, says a backing service is (briefly) unreachable."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OUTAGES) or (isinstance(seen, DBAPIError) and seen.connection_invalidated):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A database or Redis outage becomes 503 + Retry-After (the client may retry), anything else a 500."""
+    if is_outage(exc):
+        log.warning("backing service unavailable: %s", type(exc).__name__)
+        detail = "a backing service is briefly unavailable; retry shortly"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "2"})
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
 
 
 def status_for(exc: SwitchboardError) -> int:
@@ -59,3 +97,5 @@ async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SwitchboardError, handle)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    for outage in (DBAPIError, ConnectionError, RedisConnectionError, RedisTimeoutError):
+        app.add_exception_handler(outage, unavailable)

@@ -133,6 +133,13 @@ class ConnectorSettings(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0, le=600)
 
 
+class ApiSettings(BaseModel):
+    """REST answers per API process: computed at once, and queued behind them before a 503 (hub.admission)."""
+
+    concurrent_asks: int = Field(default=4, ge=1, le=256)
+    queued_asks: int = Field(default=16, ge=0, le=10_000)
+
+
 class OtelSettings(BaseModel):
     """Optional OpenTelemetry tracing: set ``endpoint`` (an OTLP/gRPC collector) to turn it on."""
 
@@ -202,6 +209,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)

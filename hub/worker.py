@@ -24,6 +24,7 @@ from arq.cron import cron
 from arq.worker import Retry, Worker
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from core import workspaces
 from core.embeddings import Embedder
@@ -35,6 +36,7 @@ from hub import push
 from hub.chat_jobs import answer_slack, answer_teams, open_chat_answers
 from hub.container import Services, open_services
 from hub.correlation import observed
+from hub.errors import is_outage
 from hub.files import read_documents
 from hub.metrics import Metrics
 from hub.progress import RedisJobEvents
@@ -57,6 +59,19 @@ def backoff_s(settings: Settings, job_try: int, retry_after_s: float | None) -> 
 
 
 async def run_recorded(ctx: dict[str, Any], job_id: int, body: Body) -> str:
+    """``attempt``, and when the database or Redis went away under it (a restart), a retry with backoff
+    instead of a job left "running" forever (found by the PostgreSQL restart drill in bench/load.py)."""
+    try:
+        return await attempt(ctx, job_id, body)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        job_try = int(ctx.get("job_try", 1))
+        log.warning("job interrupted by an outage; will retry", job=job_id, job_try=job_try, error=str(exc))
+        raise Retry(defer=backoff_s(ctx["services"].settings, job_try, 2.0)) from exc
+
+
+async def attempt(ctx: dict[str, Any], job_id: int, body: Body) -> str:
     """Run one attempt of a recorded job: skip it when already finished, retry transient errors with
     backoff until the tries run out, and record every outcome. Returns the job's final status."""
     services: Services = ctx["services"]
@@ -78,7 +93,9 @@ async def run_recorded(ctx: dict[str, Any], job_id: int, body: Body) -> str:
         except PermanentError as exc:
             await recorder.finish("failed", str(exc))
             return "failed"
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raise
             log.exception("job crashed", job=job_id)
             await recorder.finish("failed", "internal error (see the worker log)")
             return "failed"
@@ -129,6 +146,19 @@ async def ingest_paths(
         counts[result.status] = counts.get(result.status, 0) + 1
     log.info("ingest_paths done", workspace=workspace, **counts)
     return counts
+
+
+class OutageTolerantWorker(Worker):
+    """arq's worker ends its run on the first Redis error in its polling loop, so a Redis restart would
+    end every worker process (found by the fault drill in bench/load.py). This one logs, waits a second
+    and polls again, keeping its running jobs and its open resources; redis-py reconnects by itself."""
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except (RedisError, OSError) as exc:
+            log.warning("redis unavailable; polling again shortly", error=str(exc))
+            await asyncio.sleep(1.0)
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
@@ -189,7 +219,7 @@ def build_worker(
         if stack is not None:
             await stack.aclose()
 
-    return Worker(
+    return OutageTolerantWorker(
         functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths, answer_slack, answer_teams],
         cron_jobs=[
             cron(refresh_sources, second=0, unique=True, run_at_startup=True),

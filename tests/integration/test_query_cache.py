@@ -1,9 +1,11 @@
 """Query cache on real Redis: a hit, a miss after a re-index of that workspace, never a hit across
-workspaces."""
+workspaces, and one computation for concurrent misses of one question."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -65,3 +67,29 @@ async def test_never_a_hit_across_workspaces(cached: Services) -> None:
     assert "alpha-canary" not in from_beta.answer
     assert (await cached.asker.ask(beta, question, ASKER)).answer == from_beta.answer
     assert cached.cache.stats.hits == 1  # type: ignore[union-attr]
+
+
+async def test_concurrent_misses_of_one_question_are_answered_once(
+    cached: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No stampede: a cold popular question asked by many at once is computed once (found under load)."""
+    async with cached.sessions.begin() as session:
+        alpha = await workspaces.create(session, "alpha")
+    await ingest_all(cached.indexer, alpha, [doc("vpn.md", "# VPN\n\nRequest VPN access in the IT portal.")])
+    searches = 0
+    search = cached.retriever.search
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal searches
+        searches += 1
+        return await search(*args, **kwargs)
+
+    monkeypatch.setattr(cached.retriever, "search", counted)
+    await cached.asker.ask(alpha, Question(text="Where is the IT portal?"), ASKER)
+    per_answer, searches = searches, 0
+    asks = [cached.asker.ask(alpha, Question(text="How do I get VPN access?"), ASKER) for _ in range(8)]
+    answers = await asyncio.gather(*asks)
+    assert searches == per_answer
+    assert all(a.answer == answers[0].answer and a.citations == answers[0].citations for a in answers)
+    assert "IT portal" in answers[0].answer
+    assert len({id(a) for a in answers}) == 8  # each caller gets its own copy to annotate
