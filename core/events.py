@@ -16,7 +16,50 @@ class BudgetExceeded:
     budget_usd: float
 
 
-DomainEvent = BudgetExceeded
+@dataclass(frozen=True, slots=True)
+class SyncCompleted:
+    """A source finished a sync; ``counts`` tallies its items by status."""
+
+    workspace: str
+    source_id: int
+    source: str
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFailed:
+    """A sync attempt failed; ``retrying`` says whether another attempt is scheduled."""
+
+    workspace: str
+    source_id: int
+    source: str
+    error: str
+    retrying: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentChanged:
+    """A document was created, updated or deleted by a sync."""
+
+    workspace: str
+    source_id: int
+    document: str
+    change: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFlagged:
+    """A user rated a delivered answer 👎: a content gap or a wrong answer to review.
+
+    No question text or user id: events are logged, and receivers fetch details through the API."""
+
+    workspace: str
+    answer_token: str
+    platform: str
+    document_ids: tuple[str, ...]
+
+
+DomainEvent = BudgetExceeded | SyncCompleted | SyncFailed | DocumentChanged | AnswerFlagged
 
 
 class EventBus(Protocol):

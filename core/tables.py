@@ -325,3 +325,6 @@ class ChatInstallation(Base):
     user_id: Mapped[str | None] = mapped_column(String(255))
     secret: Mapped[str] = mapped_column(Text)  # Fernet token, never plaintext
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+from core import protect_tables  # noqa: E402, F401 - registers issue 10's tables on Base.metadata

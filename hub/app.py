@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
-from hub import errors, slack, teams
+from hub import errors, outbound, slack, teams
 from hub.api import health, jobs, routes
+from hub.api import webhooks as webhook_api
 from hub.container import open_services
 from hub.correlation import with_request_id
 from hub.metrics import Metrics, StateGauges, observe
@@ -27,6 +28,7 @@ def create_app(
         async with open_services(settings, embedder=embedder, metrics=app.state.metrics) as services:
             await ensure_schema(services.engine)
             app.state.services = services
+            outbound.wire(services)
             app.state.slack = await slack.open_handler(settings, services)
             async with teams.open_endpoint(settings, services) as app.state.teams:
                 try:
@@ -51,6 +53,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(routes.router)
     app.include_router(jobs.router)
+    app.include_router(webhook_api.router)
     app.include_router(slack.router)
     app.include_router(teams.router)
     return app

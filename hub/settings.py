@@ -126,6 +126,21 @@ class OtelSettings(BaseModel):
     insecure: bool = True
 
 
+class OutboundWebhookSettings(BaseModel):
+    """Outbound webhooks: private, loopback and link-local targets are refused unless allowed here."""
+
+    allow_private_targets: bool = False
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class RateLimitSettings(BaseModel):
+    """REST limits (see core.ratelimit.Rate.parse); chat limits live in the slack/teams settings."""
+
+    enabled: bool = True
+    api_key: str = "120/minute"  # per API key (a REST user)
+    workspace: str = "600/minute"  # per workspace, all keys together
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -149,6 +164,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     otel: OtelSettings = Field(default_factory=OtelSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    webhooks: OutboundWebhookSettings = Field(default_factory=OutboundWebhookSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ from core.errors import PermanentError, TransientError
 from core.indexing import ingest_all
 from core.jobs import TERMINAL, JobRecorder
 from core.tables import Job
+from hub import outbound
 from hub.container import Services, open_services
 from hub.correlation import observed
 from hub.files import read_documents
@@ -176,6 +177,7 @@ def build_worker(
         stack = ctx["resources"] = contextlib.AsyncExitStack()
         opened = open_services(settings, sandboxed=True, embedder=embedder, metrics=metrics)
         ctx["services"] = await stack.enter_async_context(opened)
+        outbound.wire(ctx["services"])
         ctx["metrics"] = metrics
 
     async def shutdown(ctx: dict[str, Any]) -> None:

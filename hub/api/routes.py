@@ -15,6 +15,7 @@ from hub.deps import ServicesDep, WorkspaceDep
 PROBLEMS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "missing or invalid API key"},
     404: {"model": Problem, "description": "unknown workspace, or one this key does not belong to"},
+    429: {"model": Problem, "description": "rate limit reached; retry after the Retry-After seconds"},
 }
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["retrieval"], responses=PROBLEMS)
