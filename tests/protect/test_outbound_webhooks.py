@@ -103,6 +103,18 @@ async def wait_for(check: Any, timeout_s: float = 30.0) -> None:
         await asyncio.sleep(0.1)
 
 
+async def delivery_log(world: World, sub_id: int, *, rows: int) -> list[dict[str, Any]]:
+    """The delivery log once it has ``rows`` rows (or whatever it has after 10 s)."""
+    url = f"/api/v1/workspaces/alpha/webhooks/{sub_id}/deliveries"
+    log: list[dict[str, Any]] = []
+    for _ in range(100):
+        log = (await world.http.get(url, headers=auth(world.admin))).json()
+        if len(log) >= rows:
+            break
+        await asyncio.sleep(0.1)
+    return log
+
+
 async def test_signed_delivery_is_retried_with_backoff_and_logged(world: World) -> None:
     receiver = Receiver()
     async with serve(receiver.app()) as sink:
@@ -129,13 +141,7 @@ async def test_signed_delivery_is_retried_with_backoff_and_logged(world: World) 
         "budget_usd": 10.0,
     }
 
-    log_url = f"/api/v1/workspaces/alpha/webhooks/{sub['id']}/deliveries"
-    log: list[dict[str, Any]] = []
-    for _ in range(100):  # the last row is written just after the receiver answered
-        log = (await world.http.get(log_url, headers=auth(world.admin))).json()
-        if len(log) == 3:
-            break
-        await asyncio.sleep(0.1)
+    log = await delivery_log(world, sub["id"], rows=3)  # the last row is written after the answer
     assert [(d["attempt"], d["status"], d["status_code"]) for d in reversed(log)] == [
         (1, "failed", 500),
         (2, "failed", 500),
@@ -194,17 +200,7 @@ async def test_private_targets_are_refused_by_default(
             assert by_name.status_code == 201
             sub_id = by_name.json()["id"]
             await world.live.services.events.publish(BudgetExceeded("alpha", "2026-11", 1, 1))
-            log_url = f"/api/v1/workspaces/alpha/webhooks/{sub_id}/deliveries"
-
-            async def logged() -> list[dict[str, Any]]:
-                got: list[dict[str, Any]] = (await world.http.get(log_url, headers=auth(world.admin))).json()
-                return got
-
-            for _ in range(100):
-                if await logged():
-                    break
-                await asyncio.sleep(0.1)
-            log = await logged()
+            log = await delivery_log(world, sub_id, rows=1)
             assert [d["status"] for d in log] == ["refused"]
             assert receiver.seen == []
 
