@@ -16,6 +16,7 @@ from core.indexing import ingest_all
 from core.models import Answer, Asker, Question, check_slug
 from hub import evaluate
 from hub.cli_admin import apikey, channel, workspace
+from hub.cli_protect import GROUPS as protect_groups
 from hub.cli_support import err, fail, load_settings, opened, runs_async
 from hub.container import Services
 from hub.files import read_documents
@@ -199,7 +200,7 @@ async def db_upgrade() -> None:
     click.echo("database schema is up to date")
 
 
-for group in (workspace, channel, apikey):
+for group in (workspace, channel, apikey, *protect_groups):
     cli.add_command(group)
 
 

@@ -36,6 +36,7 @@ from hub.correlation import observed
 from hub.files import read_documents
 from hub.metrics import Metrics
 from hub.progress import RedisJobEvents
+from hub.protection import enforce_retention
 from hub.queue import QUEUE, lease
 from hub.settings import Settings
 from hub.source_jobs import refresh_sources, run_sync, run_webhook
@@ -187,7 +188,10 @@ def build_worker(
 
     return Worker(
         functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths],
-        cron_jobs=[cron(refresh_sources, second=0, unique=True, run_at_startup=True)],
+        cron_jobs=[
+            cron(refresh_sources, second=0, unique=True, run_at_startup=True),
+            cron(enforce_retention, minute=17, second=30, unique=True),
+        ],
         redis_settings=redis_settings(settings),
         queue_name=QUEUE,
         on_startup=startup,
