@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
 from hub import errors, outbound, slack, teams
-from hub.api import health, jobs, routes
+from hub.api import health, insights, jobs, privacy, routes
 from hub.api import webhooks as webhook_api
 from hub.container import open_services
 from hub.correlation import with_request_id
@@ -54,6 +54,8 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(jobs.router)
     app.include_router(webhook_api.router)
+    app.include_router(insights.router)
+    app.include_router(privacy.router)
     app.include_router(slack.router)
     app.include_router(teams.router)
     return app
