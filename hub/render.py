@@ -16,7 +16,8 @@ from xml.sax.saxutils import escape
 from fpdf import FPDF
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Debian fonts-dejavu-core
+BOLD = FONT.with_name("DejaVuSans-Bold.ttf")
 
 
 def cell(value: Any) -> Any:
@@ -68,8 +69,9 @@ class Report(FPDF):
         self.set_title(title)
         self.set_creator("Switchboard")
         self.family = "Helvetica"
-        if FONT.is_file():
+        if FONT.is_file() and BOLD.is_file():
             self.add_font("DejaVu", fname=str(FONT))
+            self.add_font("DejaVu", style="B", fname=str(BOLD))
             self.family = "DejaVu"
         self.add_page()
         self.set_font(self.family, size=15)
@@ -84,9 +86,11 @@ class Report(FPDF):
         self.multi_cell(0, 5, self.safe(text), new_x="LMARGIN", new_y="NEXT")
         self.ln(1)
 
-    def rows(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def rows(
+        self, columns: Sequence[str], rows: Sequence[Sequence[Any]], widths: Sequence[int] | None = None
+    ) -> None:
         self.set_font(self.family, size=9)
-        with self.table(text_align="LEFT") as table:
+        with self.table(text_align="LEFT", col_widths=tuple(widths) if widths else None) as table:
             table.row([self.safe(c) for c in columns])
             for row in rows:
                 table.row([self.safe("" if v is None else str(v))[:400] for v in row])

@@ -132,7 +132,9 @@ async def export_search(
         return attachment(to_csv(HIT_COLUMNS, rows), "text/csv; charset=utf-8", "search.csv")
     pdf = Report(f"Search: {body.query}")
     pdf.paragraph(f"Workspace {access.workspace.name} · {len(hits)} results")
-    pdf.rows(("#", "title", "score", "text"), [(r[0], r[2], r[6], r[7][:300]) for r in rows])
+    pdf.rows(
+        ("#", "title", "score", "text"), [(r[0], r[2], r[6], r[7][:300]) for r in rows], (6, 40, 12, 110)
+    )
     return attachment(pdf.render(), "application/pdf", "search.pdf")
 
 
@@ -157,7 +159,7 @@ async def export_ask(
     pdf.paragraph(
         f"confidence {answer.confidence:.2f} · {answer.mode} · abstained: {answer.abstained}", size=8
     )
-    pdf.rows(("n", "title", "quote"), [(c[0], c[2], c[4]) for c in citations])
+    pdf.rows(("n", "title", "quote"), [(c[0], c[2], c[4]) for c in citations], (6, 40, 120))
     return attachment(pdf.render(), "application/pdf", "answer.pdf")
 
 
