@@ -14,7 +14,7 @@ from core.models import Answer, Asker, Question, SearchFilters, SearchHit
 from core.retrieval import Access
 from core.tables import utcnow
 from hub.api.routes import PROBLEMS
-from hub.api.schemas import AskRequest, SearchRequest
+from hub.api.schemas import AskRequest, SearchRequest, UtcDatetime
 from hub.deps import ServicesDep, WorkspaceAccess, WorkspaceDep, require
 from hub.render import Report, bar_chart, to_csv
 
@@ -182,7 +182,7 @@ class SavedQueryView(BaseModel):
     query: str
     shared: bool
     mine: bool
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class RunView(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.protect_tables import WebhookDelivery, WebhookSubscription
 from hub.api.routes import PROBLEMS
+from hub.api.schemas import UtcDatetime
 from hub.deps import ServicesDep, WorkspaceDep, require
 from hub.outbound import guard
 from webhooks import outbound
@@ -32,7 +32,7 @@ class SubscriptionView(BaseModel):
     events: list[str]
     active: bool
     description: str
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class CreatedSubscription(SubscriptionView):
@@ -48,7 +48,7 @@ class DeliveryView(BaseModel):
     status_code: int | None
     error: str | None
     duration_ms: float
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 def view(row: WebhookSubscription) -> SubscriptionView:
