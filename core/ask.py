@@ -8,6 +8,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from core import audit
 from core.cache import QueryCache, cache_key
 from core.db import Sessions
 from core.extractive import ExtractiveAnswerer
@@ -184,3 +185,18 @@ class AskService:
                     latency_ms=answer.latency_ms,
                 )
             )
+            audit.append(session, answered(workspace, question, asker, answer))
+
+
+def answered(workspace: Workspace, question: Question, asker: Asker, answer: Answer) -> audit.Entry:
+    """The audit entry of one answer: who asked what, from where, and the documents it used."""
+    where = "/".join(part for part in (asker.team_id, asker.channel_id) if part) or None
+    return audit.Entry(
+        actor=audit.asker_actor(asker.platform, asker.user_id),
+        action="ask",
+        workspace=workspace.name,
+        target=question.text,
+        channel=f"{asker.platform}:{where}" if where else asker.platform,
+        detail={"abstained": answer.abstained, "mode": answer.mode},
+        document_ids=list(dict.fromkeys(c.document_id for c in answer.citations)),
+    )

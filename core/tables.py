@@ -327,4 +327,7 @@ class ChatInstallation(Base):
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-from core import protect_tables  # noqa: E402, F401 - registers issue 10's tables on Base.metadata
+from core import (
+    account_tables,  # noqa: F401 - registers users, roles, sessions, audit on Base
+    protect_tables,  # noqa: F401 - registers issue 10's tables on Base.metadata
+)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
-from hub import errors, outbound, slack, teams
+from hub import admin, errors, outbound, slack, teams
 from hub.api import health, insights, jobs, privacy, routes
 from hub.api import webhooks as webhook_api
 from hub.container import open_services
@@ -58,4 +58,5 @@ def create_app(
     app.include_router(privacy.router)
     app.include_router(slack.router)
     app.include_router(teams.router)
+    admin.install(app)
     return app

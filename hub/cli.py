@@ -18,6 +18,7 @@ from hub import evaluate
 from hub.cli_admin import apikey, channel, workspace
 from hub.cli_protect import GROUPS as protect_groups
 from hub.cli_support import err, fail, load_settings, opened, runs_async
+from hub.cli_users import user
 from hub.container import Services
 from hub.files import read_documents
 from hub.migrate import upgrade
@@ -200,7 +201,7 @@ async def db_upgrade() -> None:
     click.echo("database schema is up to date")
 
 
-for group in (workspace, channel, apikey, *protect_groups):
+for group in (workspace, channel, apikey, user, *protect_groups):
     cli.add_command(group)
 
 

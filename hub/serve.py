@@ -14,6 +14,7 @@ from rich.console import Console
 from core import workspaces
 from core.db import make_engine
 from hub.app import create_app
+from hub.cli_users import DEMO_OWNER, demo_owner
 from hub.migrate import ensure_schema
 from hub.runtime import (
     EmbeddedChroma,
@@ -81,6 +82,7 @@ async def queue_demo(settings: Settings, console: Console) -> None:
     try:
         async with make_sessions(engine).begin() as session:
             await workspaces.get_or_create(session, "demo")
+            password = await demo_owner(session)
     finally:
         await engine.dispose()
     pool = await enqueue_pool(settings)
@@ -92,6 +94,10 @@ async def queue_demo(settings: Settings, console: Console) -> None:
         "demo corpus is loading into workspace [bold]demo[/bold] in the background; try:\n"
         '  switchboard ask "Who do I page for a SEV1?" --workspace demo'
     )
+    if password is not None:  # printed once: the next --demo start finds the owner and prints nothing
+        console.print(
+            f"demo owner for /admin: [bold]{DEMO_OWNER}[/bold] password [bold]{password}[/bold] (shown once)"
+        )
 
 
 class Stopped(Exception):

@@ -141,6 +141,28 @@ class RateLimitSettings(BaseModel):
     workspace: str = "600/minute"  # per workspace, all keys together
 
 
+class SSOSettings(BaseModel):
+    """OpenID Connect with Microsoft Entra ID (msal, auth code + PKCE). Off until ``client_id`` is set.
+
+    ``group_roles`` maps a group id (the id token's ``groups`` claim) to ``owner`` or ``<workspace>:<role>``.
+    """
+
+    authority: str = "https://login.microsoftonline.com/organizations"
+    client_id: str | None = None
+    client_secret: SecretStr = SecretStr("")
+    group_roles: dict[str, str] = Field(default_factory=dict)
+    ca_bundle: Path | None = None  # extra CA file for the authority's TLS (tests, private clouds)
+    label: str = "Sign in with Microsoft"
+
+
+class AdminSettings(BaseModel):
+    """The admin page: session lifetime, login throttling, cookie security."""
+
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    login_rate: str = "5/minute"  # failed-or-not attempts per email and per client address
+    secure_cookies: Literal["auto", "always", "never"] = "auto"  # auto: Secure when the request is https
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -166,6 +188,8 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     webhooks: OutboundWebhookSettings = Field(default_factory=OutboundWebhookSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    sso: SSOSettings = Field(default_factory=SSOSettings)
 
     @field_validator("secret_keys", mode="before")
     @classmethod

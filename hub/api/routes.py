@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from core import audit
 from core.models import Answer, Asker, Question
 from core.retrieval import Access
 from hub.api.schemas import (
@@ -34,6 +35,16 @@ async def search(body: SearchRequest, access: WorkspaceDep, services: ServicesDe
     started = time.perf_counter()
     hits = await services.retriever.search(
         access.workspace, body.query, body.filters, limit=body.limit, access=Access(public_only=True)
+    )
+    await audit.AuditLog(services.sessions).record(
+        audit.Entry(
+            actor=audit.asker_actor("api", f"apikey:{access.principal.key_id}"),
+            action="search",
+            workspace=access.workspace.name,
+            target=body.query,
+            channel="api",
+            document_ids=list(dict.fromkeys(hit.document_id for hit in hits)),
+        )
     )
     return SearchResponse(
         workspace=access.workspace.name,

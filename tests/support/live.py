@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -26,11 +27,14 @@ class LiveApp:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[LiveApp]:
-    """Any ASGI app of ours (the real app, or a loopback fake) on a free 127.0.0.1 port."""
+async def serve(app: Starlette, **options: Any) -> AsyncIterator[LiveApp]:
+    """Any ASGI app of ours (the real app, or a loopback fake) on a free 127.0.0.1 port.
+
+    ``options`` go to ``uvicorn.Config`` (e.g. ``ssl_certfile``/``ssl_keyfile`` for an https fake).
+    """
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options)
     )
     task = asyncio.create_task(server.serve())
     for _ in range(300):
@@ -41,7 +45,8 @@ async def serve(app: Starlette) -> AsyncIterator[LiveApp]:
         task.result() if task.done() else task.cancel()
         raise RuntimeError("uvicorn did not start")
     try:
-        yield LiveApp(f"http://127.0.0.1:{port}", app)
+        scheme = "https" if options.get("ssl_certfile") else "http"
+        yield LiveApp(f"{scheme}://127.0.0.1:{port}", app)
     finally:
         server.should_exit = True
         await task

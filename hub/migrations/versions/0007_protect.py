@@ -1,7 +1,7 @@
 """protect: outbound webhooks, delivery log, retention, saved queries
 
 Revision ID: 0007_protect
-Revises: 0004_slack_bot
+Revises: 0006_accounts
 Create Date: 2026-11-24 10:28:51.420315
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0007_protect'
-down_revision: str | None = '0004_slack_bot'
+down_revision: str | None = '0006_accounts'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
