@@ -327,7 +327,5 @@ class ChatInstallation(Base):
     installed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-from core import (
-    account_tables,  # noqa: F401 - registers users, roles, sessions, audit on Base
-    protect_tables,  # noqa: F401 - registers issue 10's tables on Base.metadata
-)
+# Registers the tables other modules define on Base.metadata (accounts and audit; issue 10's).
+from core import account_tables, protect_tables  # noqa: E402, F401
