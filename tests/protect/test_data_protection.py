@@ -18,7 +18,8 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from core import retention, rotation, workspaces
+from core import audit, retention, rotation, workspaces
+from core.account_tables import AuditEvent
 from core.embeddings import MiniLMEmbedder
 from core.people import Identity
 from core.ratelimit import Rate, RateLimiter
@@ -210,6 +211,16 @@ async def test_gdpr_export_and_erase_leave_nothing_of_the_person(
         await add_history(services, ws, "U-ANA", "where is ana's payslip", 1)
         await add_history(services, ws, EMAIL, "ana asks over REST", 2)
         await add_history(services, ws, "U-BOB", "bob's own question", 1)
+        async with services.sessions.begin() as session:
+            for actor, action, target in (
+                ("slack:U-ANA", "ask", "where is ana's payslip"),
+                (EMAIL, "login", ""),
+                ("owner@example.com", "user.create", EMAIL),
+                ("slack:U-BOB", "ask", "bob's own question"),
+            ):
+                audit.append(
+                    session, audit.Entry(actor=actor, action=action, workspace="alpha", target=target)
+                )
         assert services.redis is not None
         limiter = RateLimiter(services.redis)
         await limiter.hit("slack:T1:user:U-ANA", Rate(10, 60))
@@ -227,6 +238,7 @@ async def test_gdpr_export_and_erase_leave_nothing_of_the_person(
 
         counts = await protection.erase_person(services, who)
         assert counts["questions"] == 2 and counts["redis_keys"] == 1
+        assert counts["audit_events_pseudonymised"] == 3
         again = await protection.export_person(services, who)
         assert all(not rows for key, rows in again.items() if key != "person")
         await services.engine.dispose()
@@ -237,6 +249,11 @@ async def test_gdpr_export_and_erase_leave_nothing_of_the_person(
     async for services in open_with(base, embedder):
         assert await count(services, LLMCall) == 3  # costs kept, pseudonymised
         assert await count(services, AnswerLog, user_id="U-BOB") == 1
+        async with services.sessions() as session:
+            events = (await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all()
+        assert [e.action for e in events] == ["ask", "login", "user.create", "ask"]  # history stays
+        assert events[0].actor == events[1].actor == events[2].target != "owner@example.com"
+        assert events[0].actor.startswith("erased:") and events[0].target == "[erased]"
 
 
 async def test_retention_deletes_what_is_past_its_date_and_nothing_else(
