@@ -13,10 +13,11 @@ from core import analytics, saved_queries
 from core.models import Answer, Asker, Question, SearchFilters, SearchHit
 from core.retrieval import Access
 from core.tables import utcnow
+from hub import exports
 from hub.api.routes import PROBLEMS
 from hub.api.schemas import AskRequest, SearchRequest, UtcDatetime
 from hub.deps import ServicesDep, WorkspaceAccess, WorkspaceDep, require
-from hub.render import Report, bar_chart, to_csv
+from hub.render import bar_chart, to_csv
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["insights"], responses=PROBLEMS)
 
@@ -99,13 +100,6 @@ async def analytics_svg(
 
 # --- exports ------------------------------------------------------------------------------------------
 
-HIT_COLUMNS = ("rank", "document_id", "title", "url", "collection", "section", "score", "text")
-
-
-def hit_rows(hits: list[SearchHit]) -> list[tuple[Any, ...]]:
-    return [(i, h.document_id, h.title, h.url, h.collection, h.section, round(h.score, 4), h.text)
-            for i, h in enumerate(hits, 1)]  # fmt: skip
-
 
 async def run_search(
     services: ServicesDep, access: WorkspaceAccess, query: str, filters: SearchFilters, limit: int
@@ -127,18 +121,7 @@ async def export_search(
     body: SearchRequest, access: WorkspaceDep, services: ServicesDep, format: Format = "csv"
 ) -> Response:
     hits = await run_search(services, access, body.query, body.filters, body.limit)
-    rows = hit_rows(hits)
-    if format == "csv":
-        return attachment(to_csv(HIT_COLUMNS, rows), "text/csv; charset=utf-8", "search.csv")
-    pdf = Report(f"Search: {body.query}")
-    pdf.paragraph(f"Workspace {access.workspace.name} · {len(hits)} results")
-    pdf.rows(
-        ("#", "title", "score", "text"), [(r[0], r[2], r[6], r[7][:300]) for r in rows], (6, 40, 12, 110)
-    )
-    return attachment(pdf.render(), "application/pdf", "search.pdf")
-
-
-CITATION_COLUMNS = ("n", "document_id", "title", "url", "quote", "start", "end", "score")
+    return exports.search_file(access.workspace.name, body.query, hits, format).response()
 
 
 @router.post("/ask/export", response_class=Response, responses=FILES, summary="An answer as CSV or PDF")
@@ -146,21 +129,7 @@ async def export_ask(
     body: AskRequest, access: WorkspaceDep, services: ServicesDep, format: Format = "csv"
 ) -> Response:
     question = Question(text=body.question, filters=body.filters, conversation_id=body.conversation_id)
-    answer = await run_ask(services, access, question)
-    citations = [
-        (c.n, c.document_id, c.title, c.url, c.quote, c.start, c.end, round(c.score, 4))
-        for c in answer.citations
-    ]
-    if format == "csv":
-        rows = [("answer", "", "", "", answer.answer, "", "", answer.confidence), *citations]
-        return attachment(to_csv(CITATION_COLUMNS, rows), "text/csv; charset=utf-8", "answer.csv")
-    pdf = Report(f"Question: {answer.question}")
-    pdf.paragraph(answer.answer, size=11)
-    pdf.paragraph(
-        f"confidence {answer.confidence:.2f} · {answer.mode} · abstained: {answer.abstained}", size=8
-    )
-    pdf.rows(("n", "title", "quote"), [(c[0], c[2], c[4]) for c in citations], (6, 40, 120))
-    return attachment(pdf.render(), "application/pdf", "answer.pdf")
+    return exports.answer_file(await run_ask(services, access, question), format).response()
 
 
 # --- saved queries ------------------------------------------------------------------------------------
