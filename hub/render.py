@@ -37,7 +37,7 @@ def to_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], *, width: int = 640) -> str:
     """A horizontal bar chart as standalone SVG (no script, every text escaped)."""
     bar, gap, left, top = 18, 6, 180, 32
-    height = top + len(values) * (bar + gap) + 10
+    height = top + max(len(values), 1) * (bar + gap) + 10
     peak = max(values, default=0) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
