@@ -225,6 +225,10 @@ async def test_gdpr_export_and_erase_leave_nothing_of_the_person(
         limiter = RateLimiter(services.redis)
         await limiter.hit("slack:T1:user:U-ANA", Rate(10, 60))
         await limiter.hit("slack:T1:user:U-BOB", Rate(10, 60))
+        for n, question in enumerate(("Where is Ana's payslip?", "bob's own question")):  # cached answers
+            await services.redis.set(
+                f"sb:answer:{ws.id}:{n}", json.dumps({"question": question, "answer": "a"})
+            )
 
         who = Identity(EMAIL, (("slack", "U-ANA"),))
         exported = await protection.export_person(services, who)
@@ -238,12 +242,12 @@ async def test_gdpr_export_and_erase_leave_nothing_of_the_person(
 
         counts = await protection.erase_person(services, who)
         assert counts["questions"] == 2 and counts["redis_keys"] == 1
-        assert counts["audit_events_pseudonymised"] == 3
+        assert counts["audit_events_pseudonymised"] == 3 and counts["cached_answers"] == 1
         again = await protection.export_person(services, who)
         assert all(not rows for key, rows in again.items() if key != "person")
         await services.engine.dispose()
     stored = dump_database(base) + await dump_redis(redis_url)
-    for trace in (b"U-ANA", EMAIL.encode(), b"ana's payslip", b"ana asks"):
+    for trace in (b"U-ANA", EMAIL.encode(), b"ana's payslip", b"Ana's payslip", b"ana asks"):
         assert trace not in stored, trace
     assert b"U-BOB" in stored and b"bob's own question" in stored  # nobody else was touched
     async for services in open_with(base, embedder):
