@@ -137,8 +137,8 @@ class RateLimitSettings(BaseModel):
     """REST limits (see core.ratelimit.Rate.parse); chat limits live in the slack/teams settings."""
 
     enabled: bool = True
-    api_key: str = "120/minute"  # per API key (a REST user)
-    workspace: str = "600/minute"  # per workspace, all keys together
+    api_key: str = "600/minute"  # per API key (a REST user; job-progress polling counts too)
+    workspace: str = "3000/minute"  # per workspace, all keys together
 
 
 class SSOSettings(BaseModel):
