@@ -18,6 +18,7 @@ from core.ask import AskService
 from core.channels import Scope
 from core.db import Sessions
 from core.errors import AccessDenied, InvalidInput, NotFound, PermanentError, RateLimited, SwitchboardError
+from core.events import AnswerFlagged, EventBus
 from core.models import SLUG, Answer, Question, SearchFilters
 from core.ratelimit import Rate, RateLimiter
 from core.tables import Workspace
@@ -61,7 +62,9 @@ class Commands:
         limiter: RateLimiter | None = None,
         limits: ChatLimits | None = None,
         command: str = "/ask",
+        events: EventBus | None = None,
     ) -> None:
+        self._events = events
         self._sessions = sessions
         self._asker = asker
         self._limiter = limiter
@@ -243,6 +246,9 @@ class Commands:
                 await chat_answers.rate(session, row, origin.platform, origin.user_id, rating)
         except PermanentError as error:
             return refusal(error)
+        if rating < 0 and self._events is not None:
+            flagged = AnswerFlagged(scope.workspace.name, token, origin.platform, tuple(row.document_ids))
+            await self._events.publish(flagged)
         return Reply(
             "info", "Thanks for the feedback!" if rating > 0 else "Thanks, noted: I'll learn from it."
         )

@@ -1,4 +1,7 @@
-"""Domain events and the port that publishes them. ``hub`` wires the implementation (log, alerts, syncs)."""
+"""Domain events and the port that publishes them.
+
+``hub`` wires the implementation: the log, chat change alerts, chat-history syncs, outbound webhooks.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +45,42 @@ class ChannelMessagePosted:
     channel_id: str
 
 
-DomainEvent = BudgetExceeded | DocumentChanged | ChannelMessagePosted
+@dataclass(frozen=True, slots=True)
+class SyncCompleted:
+    """A source finished a sync; ``counts`` tallies its items by status."""
+
+    workspace: str
+    source_id: int
+    source: str
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncFailed:
+    """A sync attempt failed; ``retrying`` says whether another attempt is scheduled."""
+
+    workspace: str
+    source_id: int
+    source: str
+    error: str
+    retrying: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFlagged:
+    """A user rated a delivered answer 👎: a content gap or a wrong answer to review.
+
+    No question text or user id: events are logged, and receivers fetch details through the API."""
+
+    workspace: str
+    answer_token: str
+    platform: str
+    document_ids: tuple[str, ...]
+
+
+DomainEvent = (
+    BudgetExceeded | DocumentChanged | ChannelMessagePosted | SyncCompleted | SyncFailed | AnswerFlagged
+)
 
 
 class EventBus(Protocol):

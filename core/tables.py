@@ -369,4 +369,5 @@ class Watch(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-from core import account_tables  # noqa: E402, F401 - registers users, roles, sessions, audit on Base
+# Registers the tables other modules define on Base.metadata (accounts and audit; data protection).
+from core import account_tables, protect_tables  # noqa: E402, F401

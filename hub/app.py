@@ -9,11 +9,12 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from core.embeddings import Embedder
-from hub import admin, errors, push, slack, teams
+from hub import admin, errors, outbound, push, slack, teams
 from hub.admission import Admission
-from hub.api import health, jobs, routes
+from hub.api import health, insights, jobs, privacy, routes
 from hub.api import push as push_routes
 from hub.api import sources as source_routes
+from hub.api import webhooks as webhook_api
 from hub.container import open_services
 from hub.correlation import with_request_id
 from hub.metrics import Metrics, StateGauges, observe
@@ -43,6 +44,7 @@ def create_app(
         ):
             await ensure_schema(services.engine)
             app.state.services = services
+            outbound.wire(services)
             app.state.slack = await slack.open_handler(settings, services)
             async with teams.open_endpoint(settings, services) as app.state.teams:
                 try:
@@ -69,6 +71,9 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(jobs.router)
     app.include_router(source_routes.router)
+    app.include_router(webhook_api.router)
+    app.include_router(insights.router)
+    app.include_router(privacy.router)
     app.include_router(slack.router)
     app.include_router(teams.router)
     app.include_router(inbound.router)

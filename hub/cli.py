@@ -16,6 +16,7 @@ from core.indexing import ingest_all
 from core.models import Answer, Asker, Question, check_slug
 from hub import evaluate
 from hub.cli_admin import apikey, channel, workspace
+from hub.cli_protect import GROUPS as protect_groups
 from hub.cli_push import push
 from hub.cli_sources import source
 from hub.cli_support import err, fail, load_settings, opened, runs_async
@@ -202,7 +203,7 @@ async def db_upgrade() -> None:
     click.echo("database schema is up to date")
 
 
-for group in (workspace, channel, apikey, user, source, push):
+for group in (workspace, channel, apikey, user, source, push, *protect_groups):
     cli.add_command(group)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from core import accounts, apikeys
 from core.apikeys import Principal
 from core.tables import Workspace
+from hub.api_limits import check_rest_limits
 from hub.container import Services
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `switchboard apikey create`")
@@ -99,6 +100,7 @@ async def get_workspace(
         principal = await session_principal(request, services, found)
     if found is None or found.id != principal.workspace_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"workspace {workspace!r} not found")
+    await check_rest_limits(services, principal)
     return WorkspaceAccess(found, principal)
 
 

@@ -1,5 +1,6 @@
 """The event bus hub wires into core: every domain event is logged, kept (the last few, to inspect) and
-handed to the subscribers hub registered (chat change alerts, syncs of chat-history sources).
+handed to the subscribers hub registered (chat change alerts, syncs of chat-history sources, outbound
+webhooks).
 
 A subscriber that fails is logged and never fails the publisher: an alert that cannot be posted must
 not fail the sync that found the change.
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from core.events import BudgetExceeded, DomainEvent, RecordingBus
+from core.events import BudgetExceeded, DomainEvent, RecordingBus, SyncFailed
 
 Subscriber = Callable[[DomainEvent], Awaitable[None]]
 KEEP = 200  # events kept for inspection; a long-running worker publishes many
@@ -32,7 +33,9 @@ class LoggingEventBus(RecordingBus):
         await super().publish(event)
         del self.events[:-KEEP]
         log = structlog.get_logger("switchboard.events")
-        level = log.warning if isinstance(event, BudgetExceeded) else log.debug  # syncs publish many
+        level = (
+            log.warning if isinstance(event, BudgetExceeded | SyncFailed) else log.debug
+        )  # syncs publish many
         level(type(event).__name__, **dataclasses.asdict(event))
         for subscriber in self._subscribers:
             try:

@@ -161,6 +161,21 @@ class PushSettings(BaseModel):
     alerts_per_channel: str = "20/minute"  # change alerts one channel gets at most (core.ratelimit.Rate)
 
 
+class OutboundWebhookSettings(BaseModel):
+    """Outbound webhooks: private, loopback and link-local targets are refused unless allowed here."""
+
+    allow_private_targets: bool = False
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class RateLimitSettings(BaseModel):
+    """REST limits (see core.ratelimit.Rate.parse); chat limits live in the slack/teams settings."""
+
+    enabled: bool = True
+    api_key: str = "600/minute"  # per API key (a REST user; job-progress polling counts too)
+    workspace: str = "3000/minute"  # per workspace, all keys together
+
+
 class SSOSettings(BaseModel):
     """OpenID Connect with Microsoft Entra ID (msal, auth code + PKCE). Off until ``client_id`` is set.
 
@@ -213,7 +228,8 @@ class Settings(BaseSettings):
     jobs: JobSettings = Field(default_factory=JobSettings)
     push: PushSettings = Field(default_factory=PushSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
-
+    webhooks: OutboundWebhookSettings = Field(default_factory=OutboundWebhookSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     sso: SSOSettings = Field(default_factory=SSOSettings)
 

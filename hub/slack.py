@@ -94,7 +94,14 @@ def commands(settings: Settings, services: Services) -> Commands:
     slack = settings.slack
     limits = ChatLimits(per_user=Rate.parse(slack.user_rate), per_channel=Rate.parse(slack.channel_rate))
     limiter = RateLimiter(services.redis) if services.redis is not None else None
-    return Commands(services.sessions, services.asker, limiter=limiter, limits=limits, command=slack.command)
+    return Commands(
+        services.sessions,
+        services.asker,
+        limiter=limiter,
+        limits=limits,
+        events=services.events,
+        command=slack.command,
+    )
 
 
 async def open_handler(settings: Settings, services: Services) -> AsyncSlackRequestHandler | None:

@@ -13,9 +13,10 @@ import structlog
 from sqlalchemy import select, update
 
 from core import jobs
-from core.errors import AuthError
+from core.errors import AuthError, TransientError
+from core.events import SyncCompleted, SyncFailed
 from core.jobs import ItemResult, JobRecorder
-from core.tables import Job, Source, utcnow
+from core.tables import Job, Source, Workspace, utcnow
 from hub.container import Services
 from hub.push import clear_pending
 from hub.queue import enqueue
@@ -45,16 +46,45 @@ async def run_sync(services: Services, recorder: JobRecorder, job: Job) -> None:
         await recorder.finish("done")
         return
     await set_source(services, source.id, status="syncing")
+    announce = SyncAnnouncer(services, source)
     try:
         await syncer(source, recorder.report)
     except AuthError as exc:
         await set_source(services, source.id, status="paused", last_error=str(exc))
+        await announce.failed(exc)
         raise
     except Exception as exc:
         await set_source(services, source.id, status="error", last_error=str(exc))
+        await announce.failed(exc)
         raise
     await set_source(services, source.id, status="idle", last_error=None, last_synced_at=utcnow())
-    await recorder.finish("done")
+    finished = await recorder.finish("done")
+    await announce.completed(dict(finished.counts or {}))
+
+
+class SyncAnnouncer:
+    """Publishes a sync's outcome (outbound webhooks subscribe); the indexer announces each changed doc."""
+
+    def __init__(self, services: Services, source: Source) -> None:
+        self._services = services
+        self._source = source
+        self._workspace: str | None = None
+
+    async def workspace(self) -> str:
+        if self._workspace is None:
+            async with self._services.sessions() as session:
+                found = await session.get(Workspace, self._source.workspace_id)
+            self._workspace = found.name if found is not None else ""
+        return self._workspace
+
+    async def completed(self, counts: dict[str, int]) -> None:
+        event = SyncCompleted(await self.workspace(), self._source.id, self._source.name, counts)
+        await self._services.events.publish(event)
+
+    async def failed(self, exc: Exception) -> None:
+        retrying = isinstance(exc, TransientError)
+        event = SyncFailed(await self.workspace(), self._source.id, self._source.name, str(exc), retrying)
+        await self._services.events.publish(event)
 
 
 async def run_webhook(services: Services, recorder: JobRecorder, job: Job) -> None:

@@ -121,7 +121,14 @@ def commands(settings: Settings, services: Services) -> Commands:
     teams = settings.teams
     limits = ChatLimits(per_user=Rate.parse(teams.user_rate), per_channel=Rate.parse(teams.channel_rate))
     limiter = RateLimiter(services.redis) if services.redis is not None else None
-    return Commands(services.sessions, services.asker, limiter=limiter, limits=limits, command="@Switchboard")
+    return Commands(
+        services.sessions,
+        services.asker,
+        limiter=limiter,
+        limits=limits,
+        events=services.events,
+        command="@Switchboard",
+    )
 
 
 def dispatcher(settings: Settings, services: Services) -> TeamsDispatch | None:

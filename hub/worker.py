@@ -32,7 +32,7 @@ from core.errors import PermanentError, TransientError
 from core.indexing import ingest_all
 from core.jobs import TERMINAL, JobRecorder
 from core.tables import Job
-from hub import push
+from hub import outbound, push
 from hub.chat_jobs import answer_slack, answer_teams, open_chat_answers
 from hub.container import Services, open_services
 from hub.correlation import observed
@@ -40,6 +40,7 @@ from hub.errors import is_outage
 from hub.files import read_documents
 from hub.metrics import Metrics
 from hub.progress import RedisJobEvents
+from hub.protection import enforce_retention
 from hub.push import renew_graph_subscriptions
 from hub.queue import QUEUE, lease
 from hub.settings import Settings
@@ -211,6 +212,7 @@ def build_worker(
         opened = open_services(settings, sandboxed=True, embedder=embedder, metrics=metrics)
         ctx["services"] = services = await stack.enter_async_context(opened)
         await stack.enter_async_context(push.wired(services))
+        outbound.wire(services)
         ctx["chat"] = await stack.enter_async_context(open_chat_answers(settings, services))
         ctx["metrics"] = metrics
 
@@ -226,6 +228,7 @@ def build_worker(
             cron(
                 renew_graph_subscriptions, minute={0, 15, 30, 45}, second=30, unique=True, run_at_startup=True
             ),
+            cron(enforce_retention, minute=17, second=30, unique=True),
         ],
         redis_settings=redis_settings(settings),
         queue_name=QUEUE,

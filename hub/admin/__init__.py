@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import SwitchboardError
 from hub import errors
-from hub.admin import access_pages, data_pages, login, workspace_pages
+from hub.admin import access_pages, data_pages, insight_pages, login, workspace_pages
 from hub.admin.auth import LoginRequired
 from hub.admin.render import STATIC, TEMPLATES, templates
 
@@ -56,5 +56,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, to_login)
     app.add_exception_handler(StarletteHTTPException, admin_http_error)
     app.add_exception_handler(SwitchboardError, admin_domain_error)
-    for module in (login, workspace_pages, data_pages, access_pages):
+    for module in (login, workspace_pages, data_pages, access_pages, insight_pages):
         app.include_router(module.router)

@@ -53,6 +53,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Users", "/admin/users", owners),
     NavItem("LLM providers", "/admin/llm", owners),
     NavItem("Audit log", "/admin/audit", admins),
+    NavItem("Analytics", "/admin/analytics", admins),
+    NavItem("Webhooks", "/admin/webhooks", admins),
+    NavItem("Saved queries", "/admin/saved", anyone),
 )
 
 

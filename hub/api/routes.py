@@ -10,12 +10,21 @@ from fastapi import APIRouter, Query, Request
 from core import audit
 from core.models import Answer, Asker, Question
 from core.retrieval import Access
-from hub.api.schemas import AskRequest, Problem, SearchRequest, SearchResponse, SuggestResponse
+from hub.api.schemas import (
+    AskRequest,
+    InvalidProblem,
+    Problem,
+    SearchRequest,
+    SearchResponse,
+    SuggestResponse,
+)
 from hub.deps import ServicesDep, WorkspaceDep
 
 PROBLEMS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "missing or invalid API key"},
     404: {"model": Problem, "description": "unknown workspace, or one this key does not belong to"},
+    422: {"model": InvalidProblem, "description": "invalid input: a message, or the fields that failed"},
+    429: {"model": Problem, "description": "rate limit reached; retry after the Retry-After seconds"},
 }
 BUSY: dict[int | str, dict[str, object]] = {
     503: {"model": Problem, "description": "too many questions at once in this process (see Retry-After)"}

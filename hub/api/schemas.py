@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.models import SearchFilters, SearchHit
 
@@ -30,8 +33,22 @@ class AskRequest(BaseModel):
     conversation_id: str | None = Field(default=None, max_length=512)
 
 
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC, and the API says so."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
 class Problem(BaseModel):
     detail: str
+
+
+class InvalidProblem(BaseModel):
+    """422: a message (a domain check failed) or the list of fields that failed validation."""
+
+    detail: str | list[dict[str, Any]]
 
 
 class SuggestResponse(BaseModel):

@@ -1,7 +1,7 @@
 """push: source push settings (secret, Graph subscription) and chat watches for change alerts
 
 Revision ID: 0008_push
-Revises: 0006_accounts
+Revises: 0007_protect
 Create Date: 2026-11-24 11:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0008_push'
-down_revision: str | None = '0006_accounts'
+down_revision: str | None = '0007_protect'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
