@@ -217,7 +217,7 @@ async def test_a_job_that_cannot_be_queued_is_recorded_as_failed(
 async def test_the_refresh_cron_queues_and_runs_a_sync_for_a_due_source(
     services: Services, embedder: MiniLMEmbedder
 ) -> None:
-    _, source = await add_source(services, "gdrive", interval=60)  # no connector: a clean skip
+    _, source = await add_source(services, "gdrive", interval=60)  # a type without a connector
     await run_burst(services, embedder)  # the cron runs at worker start-up, then its sync job runs
     async with services.sessions() as session:
         rows = (await session.scalars(select(Job))).all()
