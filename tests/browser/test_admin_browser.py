@@ -150,12 +150,13 @@ async def test_sources_show_sync_status_and_the_last_error(page: Page, stack: St
     await expect(row).to_contain_text("never")
     await row.locator('button:has-text("Sync now")').click()
     await expect(page.locator(".notice")).to_contain_text("sync of ENG space queued")
-    for _ in range(60):  # the worker runs the sync (no connector for this type yet: a recorded error)
+    for _ in range(60):  # the worker runs the real Confluence connector, which refuses the empty config
         await page.goto("/admin/sources")
-        if "no connector is registered" in await row.inner_text():
+        if "invalid confluence config" in await row.inner_text():
             break
         await page.wait_for_timeout(500)
-    await expect(row).to_contain_text("no connector is registered for source type 'confluence'")
+    await expect(row).to_contain_text("invalid confluence config: url: Field required")
+    await expect(row).to_contain_text("error")
     await screenshot(page, "sources-last-error")
     await page.goto("/admin")
     await expect(page.locator("tr", has_text="alpha")).to_contain_text("degraded")
