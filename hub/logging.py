@@ -16,16 +16,20 @@ from structlog.typing import Processor
 
 from hub.settings import Settings
 
-
 ARQ_JOB_START = "%6.2fs → %s(%s)%s"  # arq.worker's INFO line when a job starts: its args are the 3rd value
 
 
 def hide_job_arguments(record: logging.LogRecord) -> bool:
     """Drop job arguments from arq's job-start line: a chat turn's arguments are the asker's ids and words
     (and the platform payload), which must never reach the logs. The job id and function name stay."""
-    if record.name == "arq.worker" and record.msg == ARQ_JOB_START and isinstance(record.args, tuple):
-        if len(record.args) == 4:
-            record.args = (record.args[0], record.args[1], "…", record.args[3])
+    args = record.args
+    if (
+        record.name == "arq.worker"
+        and record.msg == ARQ_JOB_START
+        and isinstance(args, tuple)
+        and len(args) == 4
+    ):
+        record.args = (args[0], args[1], "…", args[3])
     return True
 
 

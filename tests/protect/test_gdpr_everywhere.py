@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from core import apikeys
 from core.embeddings import MiniLMEmbedder
@@ -68,8 +69,8 @@ async def scene(
                 world = World(live, fake, httpx.AsyncClient(base_url=live.base_url, timeout=30), team)
                 await populate(world)
                 async with live.services.sessions.begin() as session:
-                    alpha = await session.get(Workspace, 1)
-                    assert alpha is not None and alpha.name == "alpha"
+                    alpha = await session.scalar(select(Workspace).where(Workspace.name == "alpha"))
+                    assert alpha is not None
                     ana_row, ana_key = await apikeys.create(session, alpha, "viewer", name="personal key")
                     _, admin_key = await apikeys.create(session, alpha, "admin")
                 subject = apikeys.Principal(ana_row.id, alpha.id, "viewer").subject
@@ -127,7 +128,7 @@ async def test_after_a_gdpr_delete_nothing_of_the_person_is_anywhere(scene: Scen
 
     services = world.live.services
     async with services.sessions() as session:
-        spaces = [w for w in [await session.get(Workspace, i) for i in (1, 2, 3)] if w is not None]
+        spaces = list((await session.scalars(select(Workspace))).all())
     await services.engine.dispose()  # SQLite: checkpoint the WAL into the file we read
     stored = {
         "database": dump_database(scene.settings),
