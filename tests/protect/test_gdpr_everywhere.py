@@ -139,7 +139,8 @@ async def test_after_a_gdpr_delete_nothing_of_the_person_is_anywhere(scene: Scen
     assert all(stored.values()), [where for where, held in stored.items() if not held]
     events = [str(record["event"]) for record in scene.logs.records()]  # every line is JSON
     assert any(e.endswith(":answer_slack(…)") for e in events)  # the worker's lines were captured too
-    assert "person erased" in events
+    [erased] = scene.logs.events("person erased")
+    assert erased["wal_purged"] is True and erased["questions"] == 2  # the WAL's old pages are gone too
     traces = [EMAIL, ANA, "marmalade-heron", "zanzibar-quokka", "quilla"]
     found = [(trace, where) for trace in traces for where, held in stored.items() if trace.encode() in held]
     assert found == [], found
