@@ -13,18 +13,23 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from arq.constants import result_key_prefix
+from arq.jobs import serialize_result
 from pydantic import SecretStr
 from sqlalchemy import select
 
 from core import apikeys
 from core.embeddings import MiniLMEmbedder
+from core.people import Identity
 from core.tables import Workspace
 from core.vectors import collection_name, connect
+from hub import protection
 from hub.settings import Settings, SlackSettings
 from tests.e2e.conftest import SECRET, World, chat_hub, populate, text_of
 from tests.fakes.slack import fake_slack
-from tests.protect.test_data_protection import dump_database, dump_redis
+from tests.protect.test_data_protection import dump_database, dump_redis, open_with
 from tests.support.logs import CapturedLogs, captured_logs
+from tests.support.workers import flush
 
 EMAIL = "quilla.vantreeck@example.com"
 ANA = "UQUILLA7"  # her Slack user id
@@ -145,3 +150,24 @@ async def test_after_a_gdpr_delete_nothing_of_the_person_is_anywhere(scene: Scen
     found = [(trace, where) for trace in traces for where, held in stored.items() if trace.encode() in held]
     assert found == [], found
     assert b"pelican-fjord" in stored["database"] and BOB.encode() in stored["database"]  # others are kept
+
+
+async def test_erasure_removes_arq_result_records_that_name_the_person(
+    settings: Settings, embedder: MiniLMEmbedder, redis_url: str
+) -> None:
+    """A failed job's result record keeps its arguments for an hour (arq's default): erasure finds them."""
+    await flush(redis_url)
+    configured = settings.model_copy(update={"redis_url": redis_url})
+    async for services in open_with(configured, embedder):
+        assert services.redis is not None
+        turn = {"kind": "command", "body": {"user_id": ANA, "text": SLACK_QUESTION}}
+        failed = (3, 0, False, RuntimeError("gave up"), 0, 0, "j:answer_slack", "arq:queue")
+        hers = serialize_result("answer_slack", (turn,), {}, *failed, "j1")
+        theirs = serialize_result("answer_slack", ({"body": {"user_id": BOB}},), {}, *failed, "j2")
+        assert hers is not None and theirs is not None
+        await services.redis.set(f"{result_key_prefix}j1", hers)
+        await services.redis.set(f"{result_key_prefix}j2", theirs)
+        counts = await protection.erase_person(services, Identity(EMAIL, (("slack", ANA),)))
+        assert counts["redis_keys"] == 1
+        assert await services.redis.exists(f"{result_key_prefix}j1") == 0
+        assert await services.redis.exists(f"{result_key_prefix}j2") == 1
