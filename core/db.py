@@ -20,6 +20,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(
+        "PRAGMA secure_delete=ON"
+    )  # deleted rows (a GDPR erasure) are zeroed, not left in free pages
     cursor.close()
 
 
@@ -34,3 +37,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def purge_deleted(engine: AsyncEngine) -> bool:
+    """SQLite: move the WAL (which still holds pages as they were before a deletion) into the database file
+    and truncate it, so erased rows are gone from disk too. True when done; False when readers kept part of
+    the WAL (SQLite retries at its next checkpoint) or on PostgreSQL, where deleted rows are not in dumps."""
+    if engine.dialect.name != "sqlite":
+        return False
+    async with engine.connect() as connection:
+        row = (await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+    return row is not None and row[0] == 0

@@ -16,6 +16,22 @@ from structlog.typing import Processor
 
 from hub.settings import Settings
 
+ARQ_JOB_START = "%6.2fs → %s(%s)%s"  # arq.worker's INFO line when a job starts: its args are the 3rd value
+
+
+def hide_job_arguments(record: logging.LogRecord) -> bool:
+    """Drop job arguments from arq's job-start line: a chat turn's arguments are the asker's ids and words
+    (and the platform payload), which must never reach the logs. The job id and function name stay."""
+    args = record.args
+    if (
+        record.name == "arq.worker"
+        and record.msg == ARQ_JOB_START
+        and isinstance(args, tuple)
+        and len(args) == 4
+    ):
+        record.args = (args[0], args[1], "…", args[3])
+    return True
+
 
 def shared_processors() -> list[Processor]:
     return [
@@ -52,6 +68,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     )
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(hide_job_arguments)
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)

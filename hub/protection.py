@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 import structlog
+from arq.constants import result_key_prefix
 
 from core import people, retention, rotation
 from core.cache import PREFIX as CACHE_PREFIX
 from core.cache import normalise_question
+from core.db import purge_deleted
 from core.people import Identity
 from core.tables import utcnow
 from hub.container import Services
@@ -23,10 +25,11 @@ async def erase_person(services: Services, who: Identity, workspace_id: int | No
     async with services.sessions.begin() as session:
         asked = await people.export(session, who, workspace_id)
         counts = await people.erase(session, who, workspace_id)
-    counts["redis_keys"] = await _erase_redis(services, who)
+    purged = await purge_deleted(services.engine)
+    counts["redis_keys"] = await _erase_redis(services, who) + await _erase_job_results(services, who)
     questions = {(q["workspace_id"], normalise_question(q["question"])) for q in asked["questions"]}
     counts["cached_answers"] = await _erase_cached(services, questions)
-    log.info("person erased", **counts)  # counts only: nothing that identifies the person
+    log.info("person erased", wal_purged=purged, **counts)  # counts only: nothing that identifies them
     return counts
 
 
@@ -40,6 +43,20 @@ async def _erase_redis(services: Services, who: Identity) -> int:
         keys = [key async for key in services.redis.scan_iter(match=pattern, count=500)]
         if keys:
             removed += int(await services.redis.delete(*keys))
+    return removed
+
+
+async def _erase_job_results(services: Services, who: Identity) -> int:
+    """arq result records that name the person (chat jobs keep none, but a failed job's record holds its
+    arguments for an hour). Pickled strings are stored as UTF-8, so a byte search finds them."""
+    if services.redis is None:
+        return 0
+    needles = [text.encode() for text in {who.email, *(user for _, user in who.accounts)}]
+    removed = 0
+    async for key in services.redis.scan_iter(match=f"{result_key_prefix}*", count=500):
+        raw = await services.redis.get(key)
+        if raw and any(needle in raw for needle in needles):
+            removed += int(await services.redis.delete(key))
     return removed
 
 

@@ -21,7 +21,7 @@ import structlog
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import cron
-from arq.worker import Retry, Worker
+from arq.worker import Retry, Worker, func
 from prometheus_client import start_http_server
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -222,7 +222,15 @@ def build_worker(
             await stack.aclose()
 
     return OutageTolerantWorker(
-        functions=[ingest_upload, sync_source, deliver_webhook, ingest_paths, answer_slack, answer_teams],
+        functions=[
+            ingest_upload,
+            sync_source,
+            deliver_webhook,
+            ingest_paths,
+            # a chat turn's arguments hold the asker's ids and words: keep no result record of it in Redis
+            func(answer_slack, keep_result=0),
+            func(answer_teams, keep_result=0),
+        ],
         cron_jobs=[
             cron(refresh_sources, second=0, unique=True, run_at_startup=True),
             cron(
