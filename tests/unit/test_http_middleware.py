@@ -95,6 +95,6 @@ async def test_an_exception_escaping_the_app_propagates_unrecorded() -> None:
 
 def test_the_real_app_has_one_pure_asgi_observer_and_no_base_http_middleware(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path / "var", database_url=None, redis_url=None, chroma_url=None))
-    classes = [m.cls for m in app.user_middleware]
+    classes: list[object] = [m.cls for m in app.user_middleware]
     assert classes.count(ObservedRequests) == 1
     assert BaseHTTPMiddleware not in classes
