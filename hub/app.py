@@ -16,11 +16,11 @@ from hub.api import push as push_routes
 from hub.api import sources as source_routes
 from hub.api import webhooks as webhook_api
 from hub.container import open_services
-from hub.correlation import with_request_id
-from hub.metrics import Metrics, StateGauges, observe
+from hub.http_middleware import ObservedRequests
+from hub.metrics import Metrics, StateGauges
 from hub.migrate import ensure_schema
 from hub.settings import Settings
-from hub.tracing import build_tracer_provider, traced
+from hub.tracing import build_tracer_provider
 from webhooks import inbound
 
 
@@ -63,9 +63,7 @@ def create_app(
     app.state.admission = Admission(settings.api.concurrent_asks, settings.api.queued_asks)
     app.state.gauges = StateGauges(app.state.metrics.registry)
     app.state.tracer_provider = build_tracer_provider(settings, span_exporter)
-    app.middleware("http")(observe)
-    app.middleware("http")(traced)
-    app.middleware("http")(with_request_id)  # outermost: its request id is bound for everything inside
+    app.add_middleware(ObservedRequests)  # request id, access log, span, metrics: one pure ASGI layer
     errors.install(app)
     app.include_router(health.router)
     app.include_router(routes.router)

@@ -21,9 +21,8 @@ from arq import Retry
 from arq.connections import ArqRedis
 from arq.jobs import Job
 from arq.typing import WorkerCoroutine
-from fastapi import Request, Response
 
-from hub.metrics import Metrics, route_template
+from hub.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -44,25 +43,6 @@ def request_id_from(value: str | None) -> str:
 def current_request_id() -> str | None:
     value = structlog.contextvars.get_contextvars().get(REQUEST_ID_KWARG)
     return str(value) if value is not None else None
-
-
-async def with_request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """HTTP middleware: bind the request id for the request's logs, echo it, log one access line."""
-    request_id = request_id_from(request.headers.get(HEADER))
-    started = time.perf_counter()
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        response = await call_next(request)
-        response.headers[HEADER] = request_id
-        route = route_template(request)
-        log.log(
-            logging.DEBUG if route in QUIET_ROUTES and response.status_code < 400 else logging.INFO,
-            "request",
-            method=request.method,
-            route=route,
-            status=response.status_code,
-            duration_ms=round((time.perf_counter() - started) * 1000.0, 2),
-        )
-    return response
 
 
 async def enqueue_job(pool: ArqRedis, function: str, *args: Any, **kwargs: Any) -> Job | None:

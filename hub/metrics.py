@@ -8,11 +8,9 @@ shared state, dashboards and autoscalers take ``max()`` of those gauges, never `
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from fastapi import Request, Response
+from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import Match
 
@@ -122,13 +120,3 @@ def route_template(request: Request) -> str:
                 route = child.get("route", candidate)
                 break
     return str(getattr(route, "path", "unmatched"))
-
-
-async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    metrics: Metrics = request.app.state.metrics
-    metrics.requests.labels(request.method, route_template(request), str(response.status_code)).observe(
-        time.perf_counter() - started
-    )
-    return response
