@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +33,7 @@ STOP_TEXT = (
     "most many "
 )
 STOPWORDS = frozenset(STOP_TEXT.split())
-TABLES = (
+TableName = Literal[
     "questions_per_day",
     "top_topics",
     "gaps",
@@ -42,7 +42,8 @@ TABLES = (
     "cost_by_channel",
     "cost_by_user",
     "cost_by_provider",
-)
+]
+TABLES: tuple[str, ...] = get_args(TableName)
 
 
 @dataclass(frozen=True, slots=True)

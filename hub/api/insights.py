@@ -21,16 +21,6 @@ from hub.render import bar_chart, to_csv
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}", tags=["insights"], responses=PROBLEMS)
 
-TableName = Literal[
-    "questions_per_day",
-    "top_topics",
-    "gaps",
-    "cited_documents",
-    "feedback",
-    "cost_by_channel",
-    "cost_by_user",
-    "cost_by_provider",
-]
 Days = Annotated[int, Query(ge=1, le=analytics.MAX_DAYS, description="window: the last N days")]
 Format = Annotated[Literal["csv", "pdf"], Query(description="csv or pdf")]
 QueryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="saved query id")]
@@ -79,7 +69,7 @@ def attachment(body: str | bytes, media_type: str, filename: str) -> Response:
 
 @router.get("/analytics/{table}/csv", response_class=Response, responses=CSV, summary="One table as CSV")
 async def analytics_csv(
-    table: TableName, access: WorkspaceDep, services: ServicesDep, days: Days = 30
+    table: analytics.TableName, access: WorkspaceDep, services: ServicesDep, days: Days = 30
 ) -> Response:
     found = (await build_report(services, access, days)).tables[table]
     return attachment(to_csv(found.columns, found.rows), "text/csv; charset=utf-8", f"{table}.csv")
@@ -87,7 +77,7 @@ async def analytics_csv(
 
 @router.get("/analytics/{table}/svg", response_class=Response, responses=SVG, summary="One table as a chart")
 async def analytics_svg(
-    table: TableName, access: WorkspaceDep, services: ServicesDep, days: Days = 30
+    table: analytics.TableName, access: WorkspaceDep, services: ServicesDep, days: Days = 30
 ) -> Response:
     found = (await build_report(services, access, days)).tables[table]
     labels = [str(r[0]) for r in found.rows]
