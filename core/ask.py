@@ -12,6 +12,7 @@ from sqlalchemy import select
 from core import audit
 from core.cache import QueryCache, cache_key
 from core.db import Sessions
+from core.embeddings import Vectors
 from core.extractive import ExtractiveAnswerer
 from core.memory import ConversationMemory, Turn, rewrite_heuristic
 from core.models import Answer, Asker, Question, SearchHit
@@ -140,15 +141,16 @@ class AskService:
     async def _fresh(
         self, workspace: Workspace, question: Question, standalone: str, asker: Asker, access: Access | None
     ) -> Answer:
+        vector = await self._retriever.embed_query(standalone)  # for retrieval, then the extract
         hits = await self._retriever.search(
-            workspace, standalone, question.filters, limit=self._hits, access=access
+            workspace, standalone, question.filters, limit=self._hits, access=access, query_vector=vector
         )
         searched = question.model_copy(update={"text": standalone})
         answer = None
         if self.parts.generator is not None and hits:
             answer = await self.parts.generator.answer(workspace, searched, hits, asker)
         if answer is None:
-            answer = await self._extractive_answer(workspace, searched, hits)
+            answer = await self._extractive_answer(workspace, searched, hits, vector)
         answer.question = question.text
         if not answer.related_questions and self.parts.related is not None:
             answer.related_questions = self.parts.related.suggest(standalone, hits)
@@ -187,9 +189,9 @@ class AskService:
         await self.parts.memory.record(workspace, question.conversation_id, turn)
 
     async def _extractive_answer(
-        self, workspace: Workspace, question: Question, hits: list[SearchHit]
+        self, workspace: Workspace, question: Question, hits: list[SearchHit], vector: Vectors
     ) -> Answer:
-        extract = await self._extractive.extract(question.text, hits)
+        extract = await self._extractive.extract(question.text, hits, vector)
         return Answer(
             workspace=workspace.name,
             question=question.text,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,3 +164,44 @@ class OpenAIEmbedder:
             raise TransientError(f"embeddings endpoint failed: {exc}") from exc
         vectors = np.array([item.embedding for item in response.data], dtype=np.float32)
         return normalise(vectors)
+
+
+class VectorMemo:
+    """The vectors of texts embedded before, the most recently used kept (bounded).
+
+    Answer candidates are document sentences, and the same ones come up question after question. A text's
+    vector does not depend on what it was batched with, so a remembered vector is the one the model would
+    give again. Keys are digests, so no document text stays here after its document is deleted.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._vectors: OrderedDict[bytes, Vectors] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+    def get(self, text: str) -> Vectors | None:
+        key = self._key(text)
+        vector = self._vectors.get(key)
+        if vector is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._vectors.move_to_end(key)
+        return vector
+
+    def put(self, text: str, vector: Vectors) -> None:
+        if self._capacity <= 0:
+            return
+        key = self._key(text)
+        self._vectors[key] = vector
+        self._vectors.move_to_end(key)
+        while len(self._vectors) > self._capacity:
+            self._vectors.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._vectors)

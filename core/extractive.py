@@ -3,6 +3,9 @@
 Needs no LLM. Sentences are scored by weighted keyword overlap, the rank of the chunk they come from and
 whether they offer the kind of answer asked for; the best few are then embedded and scored by dense
 similarity to the question. The answer is the best one to three sentences, capped in length.
+
+Embedding is nearly all the cost of an answer, so the question's vector comes from retrieval when it has
+one, and sentence vectors are remembered (``VectorMemo``): popular documents' sentences are embedded once.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from core import question_type
 from core.analysis import Analyzer
-from core.embeddings import Embedder
+from core.embeddings import Embedder, VectorMemo, Vectors
 from core.ingest.sentences import split_sentences
 from core.models import Citation, SearchHit
 
@@ -36,6 +39,7 @@ class ExtractiveConfig:
     type_weight: float = 0.2  # a sentence offers the kind of answer asked for (a number, a date, a name)
     companion_ratio: float = 0.6  # further sentences must score at least this share of the best
     abstain_below: float = 0.30  # confidence under which we say we could not find it
+    remembered_sentences: int = 20_000  # sentence vectors kept per process (1.5 KB each with MiniLM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +95,19 @@ class ExtractiveAnswerer:
         self._embedder = embedder
         self._analyzer = analyzer
         self.config = config or ExtractiveConfig()
+        self.memo = VectorMemo(self.config.remembered_sentences)
 
-    async def extract(self, question: str, hits: list[SearchHit]) -> Extract:
+    async def extract(
+        self, question: str, hits: list[SearchHit], question_vector: Vectors | None = None
+    ) -> Extract:
+        """The answer from the hits; ``question_vector`` is the question's embedding if already known."""
         pool = self._shortlist(question, candidates(hits, self.config.hits))
         if not pool:
             return Extract("", [], 0.0, True)
         texts = [cand.text for cand, _, _ in pool]
-        vectors = await asyncio.to_thread(self._embedder.embed, [question, *texts])
-        dense = vectors[1:] @ vectors[0]
+        if question_vector is None:
+            question_vector = (await self._embed([question]))[0]
+        dense = await self._sentence_vectors(texts) @ question_vector
         scores = [
             pre + self.config.dense_weight * float(d) for (_, pre, _), d in zip(pool, dense, strict=True)
         ]
@@ -108,6 +117,21 @@ class ExtractiveAnswerer:
             return Extract("", [], confidence, True)
         text, citations = self._render(chosen)
         return Extract(text, citations, confidence, False)
+
+    async def _embed(self, texts: list[str]) -> Vectors:
+        return await asyncio.to_thread(self._embedder.embed, texts)
+
+    async def _sentence_vectors(self, texts: list[str]) -> Vectors:
+        """One row per text: remembered ones from the memo, the rest embedded in one batch (off the loop)."""
+        known = [self.memo.get(text) for text in texts]
+        missing = list(dict.fromkeys(t for t, v in zip(texts, known, strict=True) if v is None))
+        fresh: dict[str, Vectors] = {}
+        if missing:
+            vectors = await self._embed(missing)
+            fresh = dict(zip(missing, vectors, strict=True))
+            for text, vector in fresh.items():
+                self.memo.put(text, vector)
+        return np.stack([v if v is not None else fresh[t] for t, v in zip(texts, known, strict=True)])
 
     def _shortlist(self, question: str, pool: list[Candidate]) -> list[tuple[Candidate, float, float]]:
         """(candidate, cheap score, lexical score) for the best few by the features that need no model."""

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Row, Select, Text, and_, cast, func, or_, 
 from core import keyword
 from core.analysis import Analyzer
 from core.db import Sessions
-from core.embeddings import Embedder
+from core.embeddings import Embedder, Vectors
 from core.errors import IndexMismatch
 from core.models import SearchFilters, SearchHit
 from core.tables import Chunk, Collection, Document, Workspace
@@ -146,16 +146,26 @@ class Retriever:
         *,
         limit: int = 10,
         access: Access | None = None,
+        query_vector: Vectors | None = None,
     ) -> list[SearchHit]:
+        """The best chunks for ``query``; pass ``query_vector`` (from ``embed_query``) to reuse it."""
         filters = filters or SearchFilters()
         access = access or Access()
-        fused, keyword_scores, vector_scores = await self._candidates(workspace, query, filters, access)
+        fused, keyword_scores, vector_scores = await self._candidates(
+            workspace, query, filters, access, vector=query_vector
+        )
         top = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[: limit * 2]
         hits = await self._load(workspace, top, filters, access)
         for hit in hits:
             hit.vector_score = vector_scores.get(hit.chunk_id)
             hit.keyword_score = keyword_scores.get(hit.chunk_id)
         return hits[:limit]
+
+    async def embed_query(self, query: str) -> Vectors:
+        """The query's vector, for callers that need it again after the search (extractive answers)."""
+        vectors = await asyncio.to_thread(self._embedder.embed, [query])
+        vector: Vectors = vectors[0]
+        return vector
 
     async def rank_documents(self, workspace: Workspace, query: str, *, limit: int = 100) -> list[str]:
         """Document ids, best first (a document ranks by its best chunk). For evaluation and exports."""
@@ -172,12 +182,19 @@ class Retriever:
         return list(documents)[:limit]
 
     async def _candidates(
-        self, workspace: Workspace, query: str, filters: SearchFilters, access: Access, *, k: int = 0
+        self,
+        workspace: Workspace,
+        query: str,
+        filters: SearchFilters,
+        access: Access,
+        *,
+        k: int = 0,
+        vector: Vectors | None = None,
     ) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
         """Fused scores by chunk id, and the keyword and vector scores they came from."""
         keyword_hits, vector_hits = await asyncio.gather(
             self._keyword(workspace, query, filters, access, k=k),
-            self._vector(workspace, query, filters, access, k=k),
+            self._vector(workspace, query, filters, access, k=k, vector=vector),
         )
         return self._fuse(keyword_hits, vector_hits), dict(keyword_hits), dict(vector_hits)
 
@@ -205,7 +222,14 @@ class Retriever:
             )
 
     async def _vector(
-        self, workspace: Workspace, query: str, filters: SearchFilters, access: Access, *, k: int = 0
+        self,
+        workspace: Workspace,
+        query: str,
+        filters: SearchFilters,
+        access: Access,
+        *,
+        k: int = 0,
+        vector: Vectors | None = None,
     ) -> list[tuple[int, float]]:
         if self.config.mode == "keyword" or not workspace.embedding_model:
             return []
@@ -214,10 +238,11 @@ class Retriever:
                 f"workspace {workspace.name!r} was indexed with {workspace.embedding_model!r}, "
                 f"not {self._embedder.name!r}: run `switchboard reindex {workspace.name}`"
             )
-        vector = await asyncio.to_thread(self._embedder.embed, [query])
+        if vector is None:
+            vector = await self.embed_query(query)
         # ACL'd documents that the where clause cannot judge are re-checked in SQL by _load.
         return await self._vectors.query(
-            workspace.uid, vector[0], limit=k or self.config.vector_k, where=vector_where(filters, access)
+            workspace.uid, vector, limit=k or self.config.vector_k, where=vector_where(filters, access)
         )
 
     async def _load(

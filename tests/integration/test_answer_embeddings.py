@@ -1,0 +1,121 @@
+"""What an uncached extractive answer embeds: the question once, and only sentences not seen before.
+
+Embedding is nearly all the CPU of an answer (bench/README.md, load). The answers must be exactly those
+computed without any reuse: a text's vector does not depend on its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import numpy as np
+import pytest
+
+from core import workspaces
+from core.analysis import Analyzer
+from core.embeddings import MiniLMEmbedder, VectorMemo, Vectors
+from core.extractive import ExtractiveAnswerer, ExtractiveConfig
+from core.indexing import IncomingDocument, ingest_all
+from core.models import Asker, Question
+from core.tables import Workspace
+from hub.container import Services, open_services
+from hub.migrate import upgrade
+from hub.settings import Settings
+
+ASKER = Asker(platform="api", user_id="u1")
+HANDBOOK = """# Travel
+
+Book flights through the travel portal at least two weeks ahead. The hotel limit in London is 250 pounds
+per night. Economy class is the default for flights under six hours. Receipts are uploaded within 30 days.
+
+# On-call
+
+The incident commander pages the on-call engineer for every SEV1. Handoffs happen on Mondays at 10:00.
+The outgoing engineer writes a summary of open incidents. On-call weeks are compensated with a day off.
+"""
+QUESTIONS = ["What is the hotel limit in London?", "Who pages the on-call engineer for a SEV1?"]
+
+
+class CountingEmbedder:
+    """The real model, recording every text it is asked to embed."""
+
+    def __init__(self, inner: MiniLMEmbedder) -> None:
+        self._inner = inner
+        self.texts: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return self._inner.embed(texts)
+
+
+@pytest.fixture
+async def counted(
+    settings: Settings, embedder: MiniLMEmbedder
+) -> AsyncIterator[tuple[Services, CountingEmbedder, Workspace]]:
+    counting = CountingEmbedder(embedder)
+    async with open_services(settings, embedder=counting, with_redis=False) as services:
+        await upgrade(services.engine)
+        async with services.sessions.begin() as session:
+            workspace = await workspaces.create(session, "alpha")
+        await ingest_all(services.indexer, workspace, [IncomingDocument("handbook.md", HANDBOOK.encode())])
+        counting.texts.clear()
+        yield services, counting, workspace
+
+
+async def test_the_question_is_embedded_once_and_sentences_once_per_process(
+    counted: tuple[Services, CountingEmbedder, Workspace],
+) -> None:
+    services, counting, workspace = counted
+    first = await services.asker.ask(workspace, Question(text=QUESTIONS[0]), ASKER)
+    assert not first.abstained and "250 pounds" in first.answer
+    assert counting.texts.count(QUESTIONS[0]) == 1  # retrieval's vector is reused by the extract
+    sentences = set(counting.texts) - {QUESTIONS[0]}
+    assert sentences and all(s in " ".join(HANDBOOK.split()) for s in sentences)
+
+    counting.texts.clear()
+    again = await services.asker.ask(workspace, Question(text=QUESTIONS[0]), ASKER)
+    assert counting.texts == [QUESTIONS[0]]  # no query cache here: retrieval runs, sentences are known
+    assert again.answer == first.answer and again.citations == first.citations
+
+
+async def test_answers_with_remembered_vectors_equal_answers_without(
+    counted: tuple[Services, CountingEmbedder, Workspace], embedder: MiniLMEmbedder
+) -> None:
+    services, _, workspace = counted
+    forgetful = ExtractiveAnswerer(embedder, Analyzer(), ExtractiveConfig(remembered_sentences=0))
+    for question in QUESTIONS * 2:  # the second round answers from remembered sentence vectors
+        hits = await services.retriever.search(workspace, question, limit=8)
+        remembered = await services.asker.ask(workspace, Question(text=question), ASKER)
+        fresh = await forgetful.extract(question, hits)
+        assert remembered.answer == fresh.text
+        assert [c.quote for c in remembered.citations] == [c.quote for c in fresh.citations]
+        assert remembered.confidence == pytest.approx(fresh.confidence, abs=1e-4)
+    assert len(forgetful.memo) == 0
+
+
+def test_the_memo_keeps_the_most_recently_used_and_no_text() -> None:
+    memo = VectorMemo(capacity=2)
+    vectors = {name: np.full(3, n, dtype=np.float32) for n, name in enumerate(["a", "b", "c"])}
+    memo.put("a", vectors["a"])
+    memo.put("b", vectors["b"])
+    assert memo.get("a") is vectors["a"]  # "a" is now the most recent: "b" goes first
+    memo.put("c", vectors["c"])
+    assert memo.get("b") is None and memo.get("a") is vectors["a"] and memo.get("c") is vectors["c"]
+    assert (memo.hits, memo.misses, len(memo)) == (3, 1, 2)
+    secret = "the launch date is 14 March"
+    memo.put(secret, vectors["a"])
+    assert all(secret.encode() not in key for key in memo._vectors)  # digests, not document text
+
+
+def test_a_memo_of_capacity_zero_remembers_nothing() -> None:
+    memo = VectorMemo(capacity=0)
+    memo.put("a", np.zeros(3, dtype=np.float32))
+    assert memo.get("a") is None and len(memo) == 0
