@@ -7,6 +7,7 @@ computed without any reuse: a text's vector does not depend on its batch.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -119,3 +120,23 @@ def test_a_memo_of_capacity_zero_remembers_nothing() -> None:
     memo = VectorMemo(capacity=0)
     memo.put("a", np.zeros(3, dtype=np.float32))
     assert memo.get("a") is None and len(memo) == 0
+
+
+def test_a_question_runs_at_its_own_length_and_padding_does_not_change_vectors(
+    embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped tokenizer padded every text to 128 tokens: seven times the work for a short question."""
+    question = "How do I fail over the orders database?"
+    widths: list[int] = []
+    session = embedder._session
+    run = session.run
+
+    def recording(outputs: Any, feeds: dict[str, Any]) -> Any:
+        widths.append(feeds["input_ids"].shape[1])
+        return run(outputs, feeds)
+
+    monkeypatch.setattr(session, "run", recording)
+    alone = embedder.embed([question])
+    batched = embedder.embed([question, "word " * 200])  # padded to the long text's length
+    assert widths[0] < 16 and widths[1] > 128
+    assert np.allclose(alone[0], batched[0], atol=1e-6)
