@@ -318,6 +318,10 @@ def slack_env(fake: FakeSlack, cache: bool) -> dict[str, str]:
         "SWITCHBOARD_SLACK__API_URL": fake.api_url,
         "SWITCHBOARD_SLACK__USER_RATE": "10000/minute",
         "SWITCHBOARD_SLACK__CHANNEL_RATE": "100000/minute",
+        # 200 users share one API key, one workspace and one channel here: the per-key, per-workspace and
+        # per-channel limits (600, 3000 and 30 a minute by default) would answer most requests with 429
+        "SWITCHBOARD_RATE_LIMITS__API_KEY": "100000/minute",
+        "SWITCHBOARD_RATE_LIMITS__WORKSPACE": "100000/minute",
         "SWITCHBOARD_JOBS__LEASE_S": "10",
     }
 
