@@ -10,6 +10,7 @@ of the process that acknowledges the next request.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
@@ -22,7 +23,10 @@ from bots.identity import ChatOrigin
 from bots.slack import blocks, origin
 from core.errors import AccessDenied, InvalidInput
 
+log = logging.getLogger(__name__)
+
 Body = dict[str, Any]
+UNAVAILABLE = "Sorry, I can't answer right now: a service I depend on is down. Please try again in a minute."
 TurnKind = Literal["command", "mention", "message", "share", "feedback", "related"]
 KINDS: frozenset[str] = frozenset(get_args(TurnKind))
 
@@ -101,6 +105,20 @@ class SlackTurns:
         else:
             await self._related(turn, client, respond)
 
+    async def apologise(self, turn: SlackTurn, client: AsyncWebClient) -> None:
+        """Best effort: tell the asker, privately, that this turn could not be answered."""
+        try:
+            if turn.body.get("response_url"):
+                respond = AsyncRespond(response_url=turn.body["response_url"])
+                await respond(response_type="ephemeral", replace_original=False, text=UNAVAILABLE)
+            elif turn.kind in ("mention", "message"):
+                who = origin.from_event(turn.body, turn.event, thread_on_root=turn.kind == "mention")
+                await client.chat_postEphemeral(
+                    channel=who.channel_id, user=who.user_id, thread_ts=who.thread_id, text=UNAVAILABLE
+                )
+        except Exception:
+            log.warning("could not tell the asker of a failed Slack %s", turn.kind, exc_info=True)
+
     async def _command(self, body: Body, client: AsyncWebClient, respond: AsyncRespond) -> None:
         text = str(body.get("text") or "")
         reply = await guarded(origin.from_command(body), client, lambda who: self._run(who, text))
@@ -161,5 +179,11 @@ class InPlace:
         self.slots = asyncio.Semaphore(concurrent)
 
     async def __call__(self, turn: SlackTurn, client: AsyncWebClient) -> None:
+        """Never raises: the turn is already acknowledged, and an exception escaping a Bolt listener after
+        its ack can make Bolt answer Slack 404 three seconds later (found in the Redis-restart drill)."""
         async with self.slots:
-            await self.turns.run(turn, client)
+            try:
+                await self.turns.run(turn, client)
+            except Exception:
+                log.exception("a Slack %s could not be answered", turn.kind)
+                await self.turns.apologise(turn, client)

@@ -8,8 +8,11 @@ import json
 import time
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select
 
+from bots.slack.turns import UNAVAILABLE
+from core.errors import TransientError
 from core.tables import AnswerFeedback, AnswerLog
 from tests.e2e.conftest import ADMIN, FORM, SECRET, World, button, text_of
 from tests.support import slack as payloads
@@ -224,3 +227,21 @@ async def test_slack_429s_are_retried_after_retry_after(world: World) -> None:
     await world.fake.wait(lambda: len(world.fake.of("chat.postMessage")) == 2)
     assert world.fake.throttle["chat.postMessage"] == 0
     assert "IT portal" in text_of(world.fake.of("chat.postMessage")[1].params)
+
+
+async def test_a_command_during_an_outage_is_acknowledged_and_told_to_retry(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis down (the fault drill): the queue refuses the turn, answering in place fails too. The ack
+    must stand (Bolt turned a listener failing after its ack into a 404) and the asker hears why."""
+
+    async def queue_down(*args: object, **kwargs: object) -> None:
+        raise TransientError("the job queue is unavailable: connection refused", retry_after_s=5)
+
+    async def redis_down(*args: object, **kwargs: object) -> None:
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("hub.slack.enqueue_chat_turn", queue_down)
+    monkeypatch.setattr(world.live.services.asker, "ask", redis_down)
+    reply = await world.command("How do I get VPN access?", user="UOUTAGE")  # asserts 200 and an empty ack
+    assert reply["response_type"] == "ephemeral" and reply["text"] == UNAVAILABLE
