@@ -45,8 +45,16 @@ class SlackAnswers:
         return slack.web_client(self.settings, bot.bot_token)
 
     async def run(self, data: dict[str, Any]) -> None:
+        """Answer the turn; if that fails (a database outage, found in the fault drill), the asker is told
+        so privately before the job fails (the answer's reply is its last step, so no apology follows it)."""
         turn = SlackTurn.from_dict(data)
-        await self.turns.run(turn, await self.client_for(turn))
+        client: AsyncWebClient | None = None
+        try:
+            client = await self.client_for(turn)
+            await self.turns.run(turn, client)
+        except Exception:
+            await self.turns.apologise(turn, client)
+            raise
 
 
 @dataclass

@@ -105,13 +105,13 @@ class SlackTurns:
         else:
             await self._related(turn, client, respond)
 
-    async def apologise(self, turn: SlackTurn, client: AsyncWebClient) -> None:
+    async def apologise(self, turn: SlackTurn, client: AsyncWebClient | None) -> None:
         """Best effort: tell the asker, privately, that this turn could not be answered."""
         try:
             if turn.body.get("response_url"):
                 respond = AsyncRespond(response_url=turn.body["response_url"])
                 await respond(response_type="ephemeral", replace_original=False, text=UNAVAILABLE)
-            elif turn.kind in ("mention", "message"):
+            elif client is not None and turn.kind in ("mention", "message"):
                 who = origin.from_event(turn.body, turn.event, thread_on_root=turn.kind == "mention")
                 await client.chat_postEphemeral(
                     channel=who.channel_id, user=who.user_id, thread_ts=who.thread_id, text=UNAVAILABLE

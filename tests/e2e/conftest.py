@@ -42,6 +42,7 @@ class World:
     team: str
     questions: list[Question] = field(default_factory=list)
     seq: int = 0
+    worker: Worker | None = None  # the arq worker answering this world's chat turns
 
     async def post(self, body: str, content_type: str, **sign: Any) -> httpx.Response:
         headers = payloads.signed_headers(SECRET, body, content_type=content_type, **sign)
@@ -144,8 +145,9 @@ async def world(
                 ),
             }
         )
-        async with chat_hub(configured, embedder) as (live, _):
-            world = World(live, fake, httpx.AsyncClient(base_url=live.base_url, timeout=30), team)
+        async with chat_hub(configured, embedder) as (live, worker):
+            http = httpx.AsyncClient(base_url=live.base_url, timeout=30)
+            world = World(live, fake, http, team, worker=worker)
             await populate(world)
             spy_questions(world, monkeypatch)
             try:

@@ -245,3 +245,17 @@ async def test_a_command_during_an_outage_is_acknowledged_and_told_to_retry(
     monkeypatch.setattr(world.live.services.asker, "ask", redis_down)
     reply = await world.command("How do I get VPN access?", user="UOUTAGE")  # asserts 200 and an empty ack
     assert reply["response_type"] == "ephemeral" and reply["text"] == UNAVAILABLE
+
+
+async def test_a_worker_that_cannot_answer_tells_the_asker(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restarting under the worker (the fault drill): the job fails, the asker hears why."""
+
+    async def database_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    assert world.worker is not None
+    monkeypatch.setattr(world.worker.ctx["chat"].slack.services.asker, "ask", database_down)
+    reply = await world.command("How do I get VPN access?", user="UDBDOWN")
+    assert reply["response_type"] == "ephemeral" and reply["text"] == UNAVAILABLE
