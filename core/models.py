@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.errors import InvalidInput
 
@@ -98,19 +98,23 @@ class Answer(BaseModel):
     latency_ms: float = 0.0
 
 
+def not_blank(value: str) -> str:
+    """The text without surrounding whitespace; blank text is refused."""
+    stripped = value.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
+# A question or search query, from any entry point: what a request body may carry and what core accepts.
+QueryText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(not_blank)]
+
+
 class Question(BaseModel):
     """A neutral question: what every adapter turns a platform event or request into."""
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=2000)
+    text: QueryText
     filters: SearchFilters = Field(default_factory=SearchFilters)
     conversation_id: str | None = Field(default=None, max_length=512)
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        stripped = value.strip()
-        if not stripped:
-            raise ValueError("question must not be blank")
-        return stripped

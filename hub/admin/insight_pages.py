@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
+from pydantic import AfterValidator
 
 from core import analytics, audit, saved_queries
-from core.models import Asker, Question, SearchFilters
+from core.models import Asker, Question, SearchFilters, not_blank
 from core.retrieval import Access
 from core.tables import Workspace, utcnow
 from hub import exports
@@ -189,7 +190,7 @@ async def saved_create(
     signed: CheckedDep,
     workspace: Slug,
     name: Annotated[str, Form(min_length=1, max_length=200)],
-    query: Annotated[str, Form(min_length=1, max_length=2000)],
+    query: Annotated[str, AfterValidator(not_blank), Form(min_length=1, max_length=2000)],
     kind: Annotated[Literal["search", "ask"], Form()] = "search",
     shared: Annotated[bool, Form()] = False,
 ) -> Response:
@@ -233,7 +234,7 @@ async def export_file(
     services: ServicesDep,
     signed: CheckedDep,
     workspace: Slug,
-    query: Annotated[str, Form(min_length=1, max_length=2000)],
+    query: Annotated[str, AfterValidator(not_blank), Form(min_length=1, max_length=2000)],
     kind: Annotated[Literal["search", "ask"], Form()] = "search",
     format: Annotated[Literal["csv", "pdf"], Form()] = "csv",
 ) -> Response:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import analytics, saved_queries
-from core.models import Answer, Asker, Question, SearchFilters, SearchHit
+from core.models import Answer, Asker, QueryText, Question, SearchFilters, SearchHit
 from core.retrieval import Access
 from core.tables import utcnow
 from hub import exports
@@ -130,7 +130,7 @@ class SavedQueryRequest(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["search", "ask"] = "search"
-    query: str = Field(min_length=1, max_length=2000)
+    query: QueryText
     shared: bool = Field(default=False, description="visible to every key of the workspace")
 
 

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from core.models import SearchFilters, SearchHit
+from core.models import QueryText, SearchFilters, SearchHit
 
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=2000, description="what to look for")
+    query: QueryText = Field(description="what to look for")
     filters: SearchFilters = Field(default_factory=SearchFilters)
     limit: int = Field(default=10, ge=1, le=100)
 
@@ -28,7 +28,7 @@ class SearchResponse(BaseModel):
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, max_length=2000)
+    question: QueryText
     filters: SearchFilters = Field(default_factory=SearchFilters)
     conversation_id: str | None = Field(default=None, max_length=512)
 

@@ -139,6 +139,25 @@ async def test_bad_bodies_get_422_with_a_message(world: World, body: dict[str, o
     assert response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("ask", {"question": "\r"}),
+        ("ask", {"question": " \t\n", "conversation_id": "c-1"}),
+        ("ask/export", {"question": "\r\n"}),
+        ("search", {"query": "   "}),
+        ("saved-queries", {"name": "blank", "kind": "ask", "query": "\r"}),
+    ],
+)
+async def test_blank_questions_get_422_not_a_server_error(
+    world: World, path: str, body: dict[str, object]
+) -> None:
+    """Found by the fuzz test: a question of only whitespace passed the body check and broke later."""
+    response = await world.http.post(f"/api/v1/workspaces/alpha/{path}", json=body, headers=auth(world.key_a))
+    assert response.status_code == 422, response.text
+    assert "blank" in response.text
+
+
 async def test_non_json_body_gets_422(world: World) -> None:
     response = await world.http.post(
         "/api/v1/workspaces/alpha/ask", content=b"\xff not json", headers=auth(world.key_a)

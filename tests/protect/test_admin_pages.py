@@ -147,6 +147,10 @@ async def test_saved_queries_rerun_with_a_diff_and_exports(hub: AdminHub) -> Non
         assert pdf.headers["content-type"] == "application/pdf"
         text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
         assert "VPN" in text
+        for path in ("/admin/saved", "/admin/export"):
+            form = {"csrf": csrf, "workspace": "alpha", "name": "blank", "query": "\r\n", "kind": "ask"}
+            blank = await http.post(path, data=form)
+            assert blank.status_code == 422 and "blank" in blank.text, path
     async with hub.client() as http:  # shared: the viewer of alpha sees it too
         await login(http, "viewer@example.com")
         assert 'data-name="vpn"' in (await http.get("/admin/saved")).text
