@@ -30,6 +30,7 @@ from core import apikeys, workspaces
 from core.embeddings import MiniLMEmbedder
 from core.evaluation import percentile
 from core.indexing import IncomingDocument, IngestResult, ingest_all
+from core.retrieval import Access
 from hub.container import open_services
 from hub.migrate import upgrade
 from hub.runtime import free_port, wait_http
@@ -98,6 +99,25 @@ def embedding_p95(embedder: MiniLMEmbedder, texts: list[str]) -> float:
     return percentile(timings, 95)
 
 
+async def in_process(
+    cache: Path, embedder: MiniLMEmbedder, texts: list[str]
+) -> dict[str, tuple[float, float]]:
+    """Search p50/p95 in one process on the same data, for every asker and for public pages only."""
+    settings = Settings(data_dir=cache, database_url=None, redis_url=None, chroma_url=None)
+    figures: dict[str, tuple[float, float]] = {}
+    async with open_services(settings, embedder=embedder, with_redis=False) as services:
+        async with services.sessions() as session:
+            workspace = await workspaces.get(session, "bench")
+        for label, access in (("no access filter", Access()), ("public_only", Access(public_only=True))):
+            timings = []
+            for text in texts:
+                started = time.perf_counter()
+                await services.retriever.search(workspace, text, limit=10, access=access)
+                timings.append((time.perf_counter() - started) * 1000.0)
+            figures[label] = (percentile(timings, 50), percentile(timings, 95))
+    return figures
+
+
 def http_p95(base: str, key: str, texts: list[str]) -> tuple[float, float]:
     timings = []
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
@@ -141,11 +161,14 @@ def main() -> None:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     embed_p95 = embedding_p95(embedder, texts)
+    searches = asyncio.run(in_process(args.cache, embedder, texts[:100]))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"index: {args.chunks} chunks; {len(texts)} sequential HTTP searches (limit 10)")
     print(f"HTTP search:        p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
     print(f"query embedding:                   p95 {embed_p95:7.1f} ms  (in-process)")
     print(f"ratio p95 HTTP/embedding: {p95 / embed_p95:.2f}   (target <= 3)")
+    for label, (s50, s95) in searches.items():
+        print(f"in-process search, {label + ':':18s} p50 {s50:7.1f} ms   p95 {s95:7.1f} ms")
 
 
 if __name__ == "__main__":

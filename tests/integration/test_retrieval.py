@@ -10,7 +10,7 @@ from core import workspaces
 from core.embeddings import MiniLMEmbedder
 from core.indexing import IncomingDocument, ingest_all
 from core.models import SearchFilters
-from core.retrieval import Access
+from core.retrieval import Access, RetrievalConfig
 from core.tables import Workspace
 from hub.container import Services, open_services
 from hub.migrate import upgrade
@@ -160,3 +160,50 @@ async def test_acl_principals_match_literally_not_as_like_patterns(any_services:
     assert "mine.md" in await ids(
         any_services, workspace, "bonus pool", access=Access(principals=("user:aXb@x.com",))
     )
+
+
+async def seed_mostly_private(services: Services) -> Workspace:
+    """Six confidential pages that match "salary bands" best, and three public ones that match less."""
+    async with services.sessions.begin() as session:
+        workspace = await workspaces.create(session, "deep")
+    private = [
+        IncomingDocument(
+            f"band-{n}.md",
+            f"# Salary bands {n}\n\nLevel {n} salary bands are confidential salary bands.".encode(),
+            f"band-{n}.md",
+            acl=["group:finance"],
+        )
+        for n in range(6)
+    ]
+    public = [
+        IncomingDocument(f"pub-{n}.md", text.encode(), f"pub-{n}.md")
+        for n, text in enumerate(
+            [
+                "# Reviews\n\nThe yearly salary review happens each spring.",
+                "# Pay day\n\nSalary is paid on the last working day of the month.",
+                "# Expenses\n\nClaim travel expenses within thirty days.",
+            ]
+        )
+    ]
+    await ingest_all(services.indexer, workspace, private + public)
+    async with services.sessions() as session:
+        return await workspaces.get(session, "deep")
+
+
+@pytest.mark.parametrize("mode", ["keyword", "vector"])
+async def test_a_restricted_asker_gets_full_results_when_private_pages_rank_first(
+    services: Services, mode: str
+) -> None:
+    """Ranked wide, all four candidates are private: the side is ranked again with the ACL applied."""
+    workspace = await seed_mostly_private(services)
+    public_only = Access(public_only=True)
+    services.retriever.config = RetrievalConfig(mode=mode, keyword_k=2, vector_k=2, overfetch=2)
+    assert set(await ids(services, workspace, "salary bands", access=Access())) <= {
+        f"band-{n}.md" for n in range(6)
+    }
+    reranked = await ids(services, workspace, "salary bands", access=public_only)
+    services.retriever.config = RetrievalConfig(mode=mode, keyword_k=2, vector_k=2, overfetch=50)
+    checked_after = await ids(services, workspace, "salary bands", access=public_only)
+    assert len(reranked) == 2
+    assert all(doc.startswith("pub-") for doc in reranked)
+    assert reranked == checked_after
