@@ -277,7 +277,7 @@ class Indexer:
         self, session: AsyncSession, workspace: Workspace, document: Document, prepared: Prepared
     ) -> list[int]:
         old = list((await session.scalars(select(Chunk.id).where(Chunk.document_id == document.id))).all())
-        await keyword.remove(session, old)
+        await keyword.remove(session, workspace.id, old)
         await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
         counts = [self._analyzer.term_counts(p) for p in prepared.passages]
         rows = [
@@ -335,7 +335,7 @@ class Indexer:
             chunk_ids = list(
                 (await session.scalars(select(Chunk.id).where(Chunk.document_id == document.id))).all()
             )
-            await keyword.remove(session, chunk_ids)
+            await keyword.remove(session, workspace.id, chunk_ids)
             await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
             await session.delete(document)
         await self._bump_version(workspace)

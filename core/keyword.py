@@ -1,7 +1,10 @@
 """Keyword index as BM25 over a postings table in the metadata DB.
 
 Every process reads and writes the same rows inside transactions, so API and worker processes always
-see one consistent index, on SQLite and PostgreSQL alike, with identical scores on both.
+see one consistent index, on SQLite and PostgreSQL alike, with identical scores on both. Each write is
+also logged in ``keyword_changes`` under a new workspace generation, so that a process may keep the
+index in memory and replay what others wrote (core.keyword_memory); ``search`` here scores in SQL and
+serves searches that must be narrowed to a subset of chunks first.
 """
 
 from __future__ import annotations
@@ -10,17 +13,20 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import Float, Select, and_, case, cast, delete, func, insert, select
+from sqlalchemy import Float, Select, and_, case, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.tables import Chunk, Posting
+from core.tables import Chunk, KeywordChange, Posting, Workspace
 
 K1 = 1.2
 B = 0.75
+# The change log keeps this many generations; a process further behind reloads the index whole.
+KEPT_GENERATIONS = 20_000
 
 
 async def add(session: AsyncSession, workspace_id: int, chunks: Iterable[tuple[int, Counter[str]]]) -> None:
     """Index each (chunk id, term counts)."""
+    chunks = list(chunks)
     rows = [
         {
             "chunk_id": chunk_id,
@@ -34,11 +40,81 @@ async def add(session: AsyncSession, workspace_id: int, chunks: Iterable[tuple[i
     ]
     for lo in range(0, len(rows), 5000):
         await session.execute(insert(Posting), rows[lo : lo + 5000])
+    await _log(session, workspace_id, [(chunk_id, sum(counts.values())) for chunk_id, counts in chunks])
 
 
-async def remove(session: AsyncSession, chunk_ids: list[int]) -> None:
+async def remove(session: AsyncSession, workspace_id: int, chunk_ids: list[int]) -> None:
     for lo in range(0, len(chunk_ids), 500):
         await session.execute(delete(Posting).where(Posting.chunk_id.in_(chunk_ids[lo : lo + 500])))
+    await _log(session, workspace_id, [(chunk_id, None) for chunk_id in chunk_ids])
+
+
+async def _log(session: AsyncSession, workspace_id: int, changes: list[tuple[int, int | None]]) -> None:
+    """Record the changes under a new generation of the workspace.
+
+    The UPDATE holds the workspace row until the transaction ends, so writers take generations one after
+    another and a reader never sees generation n + 1 committed without n.
+    """
+    if not changes:
+        return
+    generation = (
+        await session.execute(
+            update(Workspace)
+            .where(Workspace.id == workspace_id)
+            .values(keyword_generation=Workspace.keyword_generation + 1)
+            .returning(Workspace.keyword_generation)
+        )
+    ).scalar_one()
+    rows = [
+        {"workspace_id": workspace_id, "generation": generation, "chunk_id": chunk_id, "length": length}
+        for chunk_id, length in changes
+    ]
+    for lo in range(0, len(rows), 5000):
+        await session.execute(insert(KeywordChange), rows[lo : lo + 5000])
+    if generation % 1000 == 0:
+        await session.execute(
+            delete(KeywordChange).where(
+                KeywordChange.workspace_id == workspace_id,
+                KeywordChange.generation <= generation - KEPT_GENERATIONS,
+            )
+        )
+
+
+async def generation(session: AsyncSession, workspace_id: int) -> int:
+    """The workspace's committed keyword generation (-1 if the workspace is gone)."""
+    found = await session.scalar(select(Workspace.keyword_generation).where(Workspace.id == workspace_id))
+    return -1 if found is None else int(found)
+
+
+async def changes_since(
+    session: AsyncSession, workspace_id: int, after: int
+) -> list[tuple[int, int, int | None]]:
+    """(generation, chunk id, length or None) of every change after generation ``after``, in order."""
+    query = (
+        select(KeywordChange.generation, KeywordChange.chunk_id, KeywordChange.length)
+        .where(KeywordChange.workspace_id == workspace_id, KeywordChange.generation > after)
+        .order_by(KeywordChange.generation, KeywordChange.id)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def chunk_lengths(session: AsyncSession, workspace_id: int) -> list[tuple[int, int]]:
+    query = select(Chunk.id, Chunk.length).where(Chunk.workspace_id == workspace_id)
+    return list((await session.execute(query)).all())
+
+
+async def postings(
+    session: AsyncSession, workspace_id: int, chunk_ids: list[int] | None = None
+) -> list[tuple[int, str, int]]:
+    """(chunk id, term, tf) of the workspace's postings, or of the given chunks only."""
+    query = select(Posting.chunk_id, Posting.term, Posting.tf).where(Posting.workspace_id == workspace_id)
+    if chunk_ids is None:
+        return list((await session.execute(query)).all())
+    found: list[tuple[int, str, int]] = []
+    for lo in range(0, len(chunk_ids), 500):
+        batch = query.where(Posting.chunk_id.in_(chunk_ids[lo : lo + 500]))
+        found.extend((await session.execute(batch)).all())
+    return found
 
 
 async def _corpus_stats(session: AsyncSession, workspace_id: int) -> tuple[int, float]:

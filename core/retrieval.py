@@ -18,6 +18,7 @@ from core.analysis import Analyzer
 from core.db import Sessions
 from core.embeddings import Embedder, Vectors
 from core.errors import IndexMismatch
+from core.keyword_memory import MemoryKeywords
 from core.models import SearchFilters, SearchHit
 from core.tables import Chunk, Collection, Document, Workspace
 from core.vectors import VectorIndex, Where
@@ -35,6 +36,9 @@ class RetrievalConfig:
     # A restricted asker's candidates are ranked over the whole workspace, this many per wanted one,
     # then checked against the ACL; a side left short is ranked again with the ACL as a pre-filter.
     overfetch: int = 2
+    # Score BM25 from an in-memory copy of the postings (core.keyword_memory) when nothing narrows the
+    # search; False scores every search in SQL.
+    keyword_in_memory: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,7 @@ class Retriever:
         self._embedder = embedder
         self._analyzer = analyzer
         self.config = config or RetrievalConfig()
+        self._memory = MemoryKeywords(sessions)
 
     async def search(
         self,
@@ -290,14 +295,11 @@ class Retriever:
         if self.config.mode == "vector":
             return []
         terms = self._analyzer.term_counts(query)
+        narrowed = chunk_filter(workspace.id, filters, access)
+        if narrowed is None and self.config.keyword_in_memory:
+            return await self._memory.search(workspace, terms, limit=k)
         async with self._sessions() as session:
-            return await keyword.search(
-                session,
-                workspace.id,
-                terms,
-                limit=k,
-                allowed_chunks=chunk_filter(workspace.id, filters, access),
-            )
+            return await keyword.search(session, workspace.id, terms, limit=k, allowed_chunks=narrowed)
 
     async def _vector(
         self,

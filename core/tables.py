@@ -48,6 +48,8 @@ class Workspace(Base):
     index_version: Mapped[int] = mapped_column(BigInteger, default=0)
     # The embedding model that built this workspace's vector index ("" until the first chunk).
     embedding_model: Mapped[str] = mapped_column(String(200), default="")
+    # Bumped by every write to the keyword index, in the writing transaction (see KeywordChange).
+    keyword_generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Collection(Base):
@@ -183,6 +185,24 @@ class Posting(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     tf: Mapped[int] = mapped_column(Integer)
     dl: Mapped[int] = mapped_column(Integer)  # the chunk's length, copied so scoring needs no join
+
+
+class KeywordChange(Base):
+    """A chunk added to (``length`` set) or removed from (``length`` None) a workspace's keyword index.
+
+    Stamped with the workspace's ``keyword_generation`` as bumped by the writing transaction, which holds
+    the workspace row until it commits, so generations become visible in order and without holes.
+    Processes that keep the index in memory replay these rows to stay in step (core.keyword_memory).
+    """
+
+    __tablename__ = "keyword_changes"
+    __table_args__ = (Index("ix_keyword_changes_replay", "workspace_id", "generation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    generation: Mapped[int] = mapped_column(BigInteger)
+    chunk_id: Mapped[int] = mapped_column(Integer)  # no foreign key: a removed chunk's row is gone
+    length: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Job(Base):

@@ -155,7 +155,11 @@ def assemble(
         embedder,
         analyzer,
         RetrievalConfig(
-            mode=r.mode, fusion=r.fusion, keyword_weight=r.keyword_weight, vector_weight=r.vector_weight
+            mode=r.mode,
+            fusion=r.fusion,
+            keyword_weight=r.keyword_weight,
+            vector_weight=r.vector_weight,
+            keyword_in_memory=r.keyword_in_memory,
         ),
     )
     indexer = Indexer(

@@ -83,6 +83,8 @@ class RetrievalSettings(BaseModel):
     fusion: Literal["convex", "rrf"] = "convex"
     keyword_weight: float = Field(default=0.4, ge=0)
     vector_weight: float = Field(default=0.6, ge=0)
+    # BM25 from a per-process copy of the postings, replayed to the committed state before each search.
+    keyword_in_memory: bool = True
     chunk_tokens: int = Field(default=200, ge=32, le=256)
     overlap_tokens: int = Field(default=40, ge=0, le=128)
 
