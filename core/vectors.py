@@ -79,13 +79,20 @@ class VectorIndex:
     def __init__(self, client: ClientAPI, embedder: Embedder) -> None:
         self._client = client
         self._function = SwitchboardEmbeddingFunction(embedder)
+        # Collection handles by workspace uid: fetching one is a round trip to a Chroma server, and a
+        # uid is never reused, so a handle stays valid until its workspace is deleted.
+        self._collections: dict[str, Any] = {}
 
     def _collection(self, workspace_uid: str) -> Any:
-        return self._client.get_or_create_collection(
-            name=collection_name(workspace_uid),
-            configuration={"hnsw": {"space": "cosine", "ef_search": 128}},
-            embedding_function=self._function,  # type: ignore[arg-type]
-        )
+        found = self._collections.get(workspace_uid)
+        if found is None:
+            found = self._client.get_or_create_collection(
+                name=collection_name(workspace_uid),
+                configuration={"hnsw": {"space": "cosine", "ef_search": 128}},
+                embedding_function=self._function,  # type: ignore[arg-type]
+            )
+            self._collections[workspace_uid] = found
+        return found
 
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -127,6 +134,7 @@ class VectorIndex:
         return [(int(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
     async def drop(self, workspace_uid: str) -> None:
+        self._collections.pop(workspace_uid, None)
         name = collection_name(workspace_uid)
         names = {c.name for c in await self._run(self._client.list_collections)}
         if name in names:
