@@ -11,11 +11,11 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -204,7 +204,8 @@ class Indexer:
             previous = await self._previous_text(session, workspace, prepared.incoming)
             document, created = await self._upsert_row(session, workspace, prepared)
             chunk_ids = await self._replace_chunks(session, workspace, document, prepared)
-        metadatas = [self._vector_metadata(document, prepared, c.ord) for c in prepared.chunks]
+        collection = prepared.incoming.collection
+        metadatas = [vector_metadata(document, collection, c.ord) for c in prepared.chunks]
         await self._vectors.delete_document(workspace.uid, document.id)
         await self._vectors.add(workspace.uid, chunk_ids, vectors, metadatas)
         async with self._sessions.begin() as session:
@@ -297,19 +298,6 @@ class Indexer:
         await keyword.add(session, workspace.id, [(r.id, tc) for r, tc in zip(rows, counts, strict=True)])
         return [r.id for r in rows]
 
-    @staticmethod
-    def _vector_metadata(document: Document, prepared: Prepared, ord_: int) -> dict[str, Any]:
-        incoming = prepared.incoming
-        return {
-            "doc": document.id,
-            "ord": ord_,
-            "collection": incoming.collection,
-            "doc_type": prepared.doc_type,
-            "source": incoming.source,
-            "updated_at": int(document.updated_at.timestamp()),
-            "public": incoming.acl is None,
-        }
-
     async def _bump_version(self, workspace: Workspace) -> None:
         async with self._sessions.begin() as session:
             await session.execute(
@@ -341,6 +329,73 @@ class Indexer:
         await self._bump_version(workspace)
         await self._announce(document, "removed", document.text, None)
         return True
+
+    async def reindex(
+        self,
+        workspace: Workspace,
+        *,
+        batch_size: int = 256,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Embed every chunk again with this indexer's model, into a new vector collection; returns how
+        many. For a change of embedding model: the old vectors cannot be compared with new queries.
+
+        The workspace is marked as built with the new model first, so searches meanwhile (in any
+        process) find everything by keyword and more and more by meaning; documents ingested meanwhile
+        land in the new collection too. A chunk's passage is rebuilt from its stored document: a document
+        that had no title of its own now carries its file name as title in the passage.
+        """
+        async with self._sessions() as session:
+            total = await session.scalar(
+                select(func.count(Chunk.id)).where(Chunk.workspace_id == workspace.id)
+            )
+        await self._vectors.drop(workspace.uid)
+        await self._bump_version(workspace)
+        done, after = 0, 0
+        while batch := await self._chunks_after(workspace, after, batch_size):
+            passages = [
+                passage_text(document.title, chunk.section, document.text[chunk.start : chunk.end])
+                for chunk, document, _ in batch
+            ]
+            vectors = await asyncio.to_thread(self._embedder.embed, passages)
+            metadatas = [vector_metadata(document, name, chunk.ord) for chunk, document, name in batch]
+            await self._vectors.add(workspace.uid, [chunk.id for chunk, _, _ in batch], vectors, metadatas)
+            after, done = batch[-1][0].id, done + len(batch)
+            if on_progress is not None:
+                on_progress(done, max(total or 0, done))
+        await self._bump_version(workspace)  # answers cached while vectors were missing are stale
+        return done
+
+    async def _chunks_after(
+        self, workspace: Workspace, after: int, limit: int
+    ) -> list[tuple[Chunk, Document, str]]:
+        """The workspace's next chunks by id, each with its document and collection name."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Chunk, Document, Collection.name)
+                .join(Document, Document.id == Chunk.document_id)
+                .join(Collection, Collection.id == Document.collection_id)
+                .where(Chunk.workspace_id == workspace.id, Chunk.id > after)
+                .order_by(Chunk.id)
+                .limit(limit)
+            )
+            return [(chunk, document, name) for chunk, document, name in rows.all()]
+
+
+def vector_metadata(document: Document, collection: str, ord_: int) -> dict[str, Any]:
+    """What Chroma stores with a chunk's vector, for the filters it pre-applies (core.retrieval)."""
+    updated = document.updated_at
+    if updated.tzinfo is None:  # SQLite hands datetimes back naive; they were written as UTC
+        updated = updated.replace(tzinfo=UTC)
+    return {
+        "doc": document.id,
+        "ord": ord_,
+        "collection": collection,
+        "doc_type": document.doc_type,
+        "source": document.source,
+        "updated_at": int(updated.timestamp()),
+        "public": document.acl is None,
+    }
 
 
 async def ensure_collection(session: AsyncSession, workspace_id: int, name: str) -> int:

@@ -17,6 +17,7 @@ import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from core.embeddings import Embedder, MiniLMEmbedder, Vectors
@@ -79,8 +80,8 @@ class VectorIndex:
     def __init__(self, client: ClientAPI, embedder: Embedder) -> None:
         self._client = client
         self._function = SwitchboardEmbeddingFunction(embedder)
-        # Collection handles by workspace uid: fetching one is a round trip to a Chroma server, and a
-        # uid is never reused, so a handle stays valid until its workspace is deleted.
+        # Collection handles by workspace uid: fetching one is a round trip to a Chroma server. A handle
+        # goes stale when another process drops the collection (`reindex`); ``_call`` then refreshes it.
         self._collections: dict[str, Any] = {}
 
     def _collection(self, workspace_uid: str) -> Any:
@@ -94,6 +95,16 @@ class VectorIndex:
             self._collections[workspace_uid] = found
         return found
 
+    async def _call(self, workspace_uid: str, method: str, **kwargs: Any) -> Any:
+        """A method of the workspace's collection, retried once on a fresh handle if it was dropped."""
+        collection = await self._run(self._collection, workspace_uid)
+        try:
+            return await self._run(getattr(collection, method), **kwargs)
+        except NotFoundError:
+            self._collections.pop(workspace_uid, None)
+        collection = await self._run(self._collection, workspace_uid)
+        return await self._run(getattr(collection, method), **kwargs)
+
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
@@ -105,26 +116,25 @@ class VectorIndex:
     ) -> None:
         if not ids:
             return
-        collection = await self._run(self._collection, workspace_uid)
         for lo in range(0, len(ids), 1000):
-            await self._run(
-                collection.upsert,
+            await self._call(
+                workspace_uid,
+                "upsert",
                 ids=[str(i) for i in ids[lo : lo + 1000]],
                 embeddings=vectors[lo : lo + 1000],
                 metadatas=list(metadatas[lo : lo + 1000]),
             )
 
     async def delete_document(self, workspace_uid: str, document_row_id: int) -> None:
-        collection = await self._run(self._collection, workspace_uid)
-        await self._run(collection.delete, where={"doc": document_row_id})
+        await self._call(workspace_uid, "delete", where={"doc": document_row_id})
 
     async def query(
         self, workspace_uid: str, vector: Vectors, *, limit: int, where: Where | None
     ) -> list[tuple[int, float]]:
         """(chunk id, cosine similarity) best first."""
-        collection = await self._run(self._collection, workspace_uid)
-        result = await self._run(
-            collection.query,
+        result = await self._call(
+            workspace_uid,
+            "query",
             query_embeddings=vector.reshape(1, -1),
             n_results=limit,
             where=where or None,
@@ -142,8 +152,7 @@ class VectorIndex:
 
     async def chunk_ids(self, workspace_uid: str) -> set[int]:
         """Every chunk id with a vector in this workspace (consistency checks against the DB)."""
-        collection = await self._run(self._collection, workspace_uid)
-        result = await self._run(collection.get, include=[])
+        result = await self._call(workspace_uid, "get", include=[])
         return {int(i) for i in result["ids"]}
 
     async def heartbeat(self) -> None:

@@ -95,6 +95,26 @@ async def ingest(paths: tuple[Path, ...], workspace: str, collection: str | None
     report_ingest(results)
 
 
+@cli.command()
+@click.argument("workspace_name", metavar="WORKSPACE")
+@runs_async
+async def reindex(workspace_name: str) -> None:
+    """Embed a workspace's chunks again with the configured embedding model (after changing it).
+
+    Search keeps working meanwhile: by keyword at once, by meaning as chunks are re-embedded.
+    """
+    check_slug(workspace_name)
+    async with opened(load_settings()) as services:
+        async with services.sessions() as session:
+            target = await workspaces.get(session, workspace_name)
+        with evaluate.progress(err()) as bar:
+            task = bar.add_task(f"re-embed {workspace_name}", total=None)
+            count = await services.indexer.reindex(
+                target, on_progress=lambda done, total: bar.update(task, completed=done, total=total)
+            )
+    click.echo(f"{count} chunks embedded with {services.embedder.name}")
+
+
 def report_ingest(results: list[Any]) -> None:
     counts: dict[str, int] = {}
     for result in results:

@@ -60,6 +60,13 @@ def test_workspace_ingest_ask_and_admin_commands(env: dict[str, str], docs: Path
     missing = run(["ask", "anything", "--workspace", "nope"], env, ok=False)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
+    reindexed = run(["reindex", "acme"], env)
+    assert "2 chunks embedded with all-MiniLM-L6-v2" in reindexed.stdout
+    after = json.loads(run(["ask", "Who do I page for a SEV1?", "--workspace", "acme", "--json"], env).stdout)
+    assert after["citations"][0]["document_id"] == "oncall.md"
+    nothing = run(["reindex", "nope"], env, ok=False)
+    assert nothing.returncode == 1 and "does not exist" in nothing.stderr
+
     listing = run(["workspace", "list"], env).stdout
     assert "acme\t2 documents" in listing
 

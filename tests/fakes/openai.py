@@ -1,7 +1,9 @@
-"""An OpenAI-compatible chat server on 127.0.0.1 that replays ../shared/fixtures/openai.
+"""An OpenAI-compatible chat and embeddings server on 127.0.0.1 that replays ../shared/fixtures/openai.
 
 The fixtures are templates: the assistant's text is replaced by the scripted answer, split into
-stream chunks the way the recorded stream splits it. A script of failures is consumed one per request:
+stream chunks the way the recorded stream splits it; an embedding is a hashed bag of the input's words
+(``EMBEDDING_DIM`` wide, L2-normalised), so texts that share words are near each other. A script of
+failures is consumed one per request:
 ``"429"`` (with a ``Retry-After``), ``"500"``, ``"hang"`` (never answers until the server stops).
 """
 
@@ -10,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import hashlib
 import json
+import math
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,6 +27,15 @@ from tests.conftest import FIXTURES
 from tests.support.live import serve
 
 OPENAI = FIXTURES / "openai"
+EMBEDDING_DIM = 64
+
+
+def bag_of_words(text: str) -> list[float]:
+    vector = [0.0] * EMBEDDING_DIM
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % EMBEDDING_DIM] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 def stream_events() -> list[dict[str, Any]]:
@@ -41,7 +54,20 @@ class FakeOpenAI:
     def app(self) -> FastAPI:
         app = FastAPI()
         app.post("/v1/chat/completions")(self.chat)
+        app.post("/v1/embeddings")(self.embeddings)
         return app
+
+    async def embeddings(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+        template: dict[str, Any] = json.loads((OPENAI / "embeddings.json").read_text())
+        item = template["data"][0]
+        template["data"] = [{**item, "index": i, "embedding": bag_of_words(t)} for i, t in enumerate(texts)]
+        template["model"] = body["model"]
+        tokens = sum(len(t.split()) for t in texts)
+        template["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return JSONResponse(template)
 
     async def chat(self, request: Request) -> Response:
         body = await request.json()
