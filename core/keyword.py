@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import Float, Select, and_, case, cast, delete, func, insert, select, update
+from sqlalchemy import Float, Select, Text, and_, case, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.tables import Chunk, KeywordChange, Posting, Workspace
@@ -99,17 +99,31 @@ async def changes_since(
 
 
 async def chunk_lengths(session: AsyncSession, workspace_id: int) -> list[tuple[int, int]]:
-    query = select(Chunk.id, Chunk.length).where(Chunk.workspace_id == workspace_id)
+    """(chunk id, length) of every chunk of the workspace, by id."""
+    query = select(Chunk.id, Chunk.length).where(Chunk.workspace_id == workspace_id).order_by(Chunk.id)
+    return list((await session.execute(query)).all())
+
+
+async def packed_postings(session: AsyncSession, workspace_id: int) -> list[tuple[str, str]]:
+    """Every term of the workspace with its postings packed as ``"chunk,tf,chunk,tf,..."``.
+
+    One row per term instead of one per posting: a workspace's millions of postings load in seconds
+    less, the database doing the grouping.
+    """
+    pair = cast(Posting.chunk_id, Text) + "," + cast(Posting.tf, Text)
+    if session.get_bind().dialect.name == "postgresql":
+        packed = func.string_agg(pair, ",")
+    else:
+        packed = func.group_concat(pair, ",")
+    query = select(Posting.term, packed).where(Posting.workspace_id == workspace_id).group_by(Posting.term)
     return list((await session.execute(query)).all())
 
 
 async def postings(
-    session: AsyncSession, workspace_id: int, chunk_ids: list[int] | None = None
+    session: AsyncSession, workspace_id: int, chunk_ids: list[int]
 ) -> list[tuple[int, str, int]]:
-    """(chunk id, term, tf) of the workspace's postings, or of the given chunks only."""
+    """(chunk id, term, tf) of the given chunks' postings."""
     query = select(Posting.chunk_id, Posting.term, Posting.tf).where(Posting.workspace_id == workspace_id)
-    if chunk_ids is None:
-        return list((await session.execute(query)).all())
     found: list[tuple[int, str, int]] = []
     for lo in range(0, len(chunk_ids), 500):
         batch = query.where(Posting.chunk_id.in_(chunk_ids[lo : lo + 500]))

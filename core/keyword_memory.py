@@ -68,6 +68,27 @@ class WorkspaceKeywords:
     def __len__(self) -> int:
         return len(self._slot_of)
 
+    @classmethod
+    def built(
+        cls, generation: int, chunks: Iterable[tuple[int, int]], packed: Iterable[tuple[str, str]]
+    ) -> WorkspaceKeywords:
+        """A whole workspace from its (chunk id, length) rows and its terms' packed postings
+        (``core.keyword.packed_postings``). Postings of chunks not listed are dropped, as in ``load``."""
+        index = cls(generation)
+        for chunk_id, length in sorted(chunks):
+            index._new_slot(chunk_id, length)
+        ids = index._ids[: index._used]  # ascending, so a chunk's slot is found by bisection
+        if not len(ids):
+            return index
+        for term, pairs in packed:
+            numbers = np.fromstring(pairs, dtype=np.int64, sep=",")
+            chunk_ids, tfs = numbers[0::2], numbers[1::2]
+            slots = np.minimum(np.searchsorted(ids, chunk_ids), len(ids) - 1)
+            known = ids[slots] == chunk_ids
+            if known.any():
+                index._terms[term] = TermPostings(slots[known], tfs[known].astype(np.float64))
+        return index
+
     def load(self, chunks: Iterable[tuple[int, int]], postings: Iterable[tuple[int, str, int]]) -> None:
         """Add (or replace) chunks given as (id, length), then attach their (chunk id, term, tf) postings.
 
@@ -200,11 +221,10 @@ class MemoryKeywords:
         async with self._sessions() as session:
             # Read the generation first: whatever the reads below see is at least that new, and the
             # replay of later changes is idempotent.
-            index = WorkspaceKeywords(await keyword.generation(session, workspace.id))
+            generation = await keyword.generation(session, workspace.id)
             chunks = await keyword.chunk_lengths(session, workspace.id)
-            postings = await keyword.postings(session, workspace.id)
-        await asyncio.to_thread(index.load, chunks, postings)
-        return index
+            packed = await keyword.packed_postings(session, workspace.id)
+        return await asyncio.to_thread(WorkspaceKeywords.built, generation, chunks, packed)
 
     async def _replay(self, workspace: Workspace, index: WorkspaceKeywords) -> bool:
         """Apply the changes after the index's generation; False when the log no longer reaches back."""

@@ -175,10 +175,11 @@ class Chunk(Base):
 
 
 class Posting(Base):
-    """Keyword index: one (term, chunk) pair with its frequency. Scored as BM25 in SQL."""
+    """Keyword index: one (term, chunk) pair with its frequency. Scored as BM25 in SQL or in memory."""
 
     __tablename__ = "postings"
-    __table_args__ = (Index("ix_postings_lookup", "workspace_id", "term"),)
+    # Covering: term lookups and whole-workspace loads read the index alone, in term order.
+    __table_args__ = (Index("ix_postings_covering", "workspace_id", "term", "chunk_id", "tf", "dl"),)
 
     chunk_id: Mapped[int] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True)
     term: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -15,7 +15,7 @@ from core.analysis import Analyzer
 from core.db import Sessions, make_engine, make_sessions
 from core.indexing import IncomingDocument, ingest_all
 from core.keyword_memory import MemoryKeywords
-from core.tables import KeywordChange, Workspace
+from core.tables import KeywordChange, Posting, Workspace
 from hub.container import Services
 
 WORDS = [
@@ -75,8 +75,10 @@ async def test_memory_follows_every_write_made_elsewhere(any_services: Services,
     await assert_agrees(memory, any_services, workspace)
     everything = await memory.search(workspace, Analyzer().term_counts(" ".join(WORDS)), limit=10_000)
     async with any_services.sessions() as session:
-        indexed = await keyword.postings(session, workspace.id)
-    assert {cid for cid, _ in everything} == {cid for cid, _, _ in indexed}
+        indexed = set((await session.scalars(select(Posting.chunk_id).distinct())).all())
+    assert {cid for cid, _ in everything} == indexed
+    fresh = MemoryKeywords(reader)  # a new process loads it whole, packed by the database
+    await assert_agrees(fresh, any_services, workspace)
 
 
 async def test_concurrent_writers_leave_no_change_unseen(any_services: Services, reader: Sessions) -> None:

@@ -70,6 +70,21 @@ def test_scores_match_the_formula_through_changes_and_compaction() -> None:
     assert_same(index, chunks, rng)
 
 
+def test_a_workspace_built_from_packed_postings_scores_alike() -> None:
+    rng = random.Random(11)
+    chunks = {cid: random_chunk(rng) for cid in range(5, 800, 3)}
+    packed: dict[str, list[str]] = {}
+    for cid, counts in chunks.items():
+        for term, tf in counts.items():
+            packed.setdefault(term, []).extend((str(cid), str(tf)))
+    packed.setdefault("orphan", []).extend(("9999", "2"))  # a chunk written after the chunk list was read
+    rows = [(term, ",".join(pairs)) for term, pairs in packed.items()]
+    index = WorkspaceKeywords.built(3, [(cid, sum(c.values())) for cid, c in chunks.items()], rows)
+    assert index.generation == 3
+    assert index.search(Counter(["orphan"]), limit=10) == []
+    assert_same(index, chunks, rng)
+
+
 def test_a_chunk_added_and_removed_in_one_replay_is_gone() -> None:
     index = WorkspaceKeywords(generation=0)
     index.load([(1, 2)], [(1, "alpha", 2)])
