@@ -206,7 +206,8 @@ class Indexer:
             chunk_ids = await self._replace_chunks(session, workspace, document, prepared)
         collection = prepared.incoming.collection
         metadatas = [vector_metadata(document, collection, c.ord) for c in prepared.chunks]
-        await self._vectors.delete_document(workspace.uid, document.id)
+        if not created:  # a new document has no vectors to delete yet
+            await self._vectors.delete_document(workspace.uid, document.id)
         await self._vectors.add(workspace.uid, chunk_ids, vectors, metadatas)
         async with self._sessions.begin() as session:
             await session.execute(update(Document).where(Document.id == document.id).values(indexed=True))

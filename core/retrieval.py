@@ -185,6 +185,11 @@ class Retriever:
             hit.keyword_score = keyword_scores.get(hit.chunk_id)
         return hits[:limit]
 
+    async def warm(self, workspace: Workspace) -> None:
+        """Load the workspace's keyword index into memory now rather than on its first search."""
+        if self.config.keyword_in_memory:
+            await self._memory.current(workspace)
+
     async def embed_query(self, query: str) -> Vectors:
         """The query's vector, for callers that need it again after the search (extractive answers)."""
         vectors = await asyncio.to_thread(self._embedder.embed, [query])

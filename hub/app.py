@@ -21,6 +21,7 @@ from hub.metrics import Metrics, StateGauges
 from hub.migrate import ensure_schema
 from hub.settings import Settings
 from hub.tracing import build_tracer_provider
+from hub.warmup import keywords_warming
 from webhooks import inbound
 
 
@@ -46,7 +47,7 @@ def create_app(
             app.state.services = services
             outbound.wire(services)
             app.state.slack = await slack.open_handler(settings, services)
-            async with teams.open_endpoint(settings, services) as app.state.teams:
+            async with teams.open_endpoint(settings, services) as app.state.teams, keywords_warming(services):
                 try:
                     yield
                 finally:

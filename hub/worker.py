@@ -46,6 +46,7 @@ from hub.queue import QUEUE, lease
 from hub.settings import Settings
 from hub.source_jobs import refresh_sources, run_sync, run_webhook
 from hub.upload_job import discard_spool, run_upload
+from hub.warmup import keywords_warming
 
 log = structlog.get_logger(__name__)
 
@@ -214,6 +215,7 @@ def build_worker(
         await stack.enter_async_context(push.wired(services))
         outbound.wire(services)
         ctx["chat"] = await stack.enter_async_context(open_chat_answers(settings, services))
+        await stack.enter_async_context(keywords_warming(services))  # chat answers search here
         ctx["metrics"] = metrics
 
     async def shutdown(ctx: dict[str, Any]) -> None:
