@@ -21,6 +21,7 @@ from core import jobs
 from core.errors import TransientError
 from core.jobs import JobKind
 from core.tables import Job, utcnow
+from hub.background import alongside
 from hub.container import Services
 from hub.correlation import enqueue_job
 
@@ -103,10 +104,5 @@ async def lease(redis: Redis, arq_job_id: str, lease_s: float) -> AsyncIterator[
                 await redis.pexpire(key, int(lease_s * 1000))
             await asyncio.sleep(lease_s / 3)
 
-    task = asyncio.create_task(renew())
-    try:
+    async with alongside(renew()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -3,15 +3,14 @@ searches do not wait for it (at 50k chunks a load takes seconds)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import structlog
 from sqlalchemy import select
 
 from core.tables import Workspace
+from hub.background import alongside
 from hub.container import Services
 
 log = structlog.get_logger(__name__)
@@ -33,13 +32,6 @@ async def warm_keywords(services: Services) -> None:
         )
 
 
-@contextlib.asynccontextmanager
-async def keywords_warming(services: Services) -> AsyncIterator[None]:
+def keywords_warming(services: Services) -> contextlib.AbstractAsyncContextManager[None]:
     """Warm the keyword indexes while the body runs; stop warming when it ends."""
-    task = asyncio.create_task(warm_keywords(services), name="warm-keywords")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return alongside(warm_keywords(services), name="warm-keywords")
