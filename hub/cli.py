@@ -182,7 +182,7 @@ async def eval_command(dataset_dir: Path, as_json: bool, limit: int | None, data
         settings = load_settings().model_copy(update={"data_dir": data_dir or Path(tmp)})
         shared_db = settings.database_url is not None
         name = f"eval-{uuid.uuid4().hex[:8]}" if shared_db else "eval"
-        async with opened(settings) as services:
+        async with opened(settings, many_searches=True) as services:
             result = await evaluate.run(
                 services, dataset_dir, limit=limit, console=err(), workspace_name=name
             )

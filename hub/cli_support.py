@@ -56,8 +56,15 @@ def load_settings() -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def opened(settings: Settings) -> AsyncIterator[Services]:
-    """Services for a one-shot command; the schema is migrated (SQLite) or checked (PostgreSQL) first."""
+async def opened(settings: Settings, *, many_searches: bool = False) -> AsyncIterator[Services]:
+    """Services for a one-shot command; the schema is migrated (SQLite) or checked (PostgreSQL) first.
+
+    Unless the command runs ``many_searches``, BM25 is scored in SQL: loading a workspace's keyword index
+    into memory costs more than the few searches of a command.
+    """
+    if not many_searches:
+        retrieval = settings.retrieval.model_copy(update={"keyword_in_memory": False})
+        settings = settings.model_copy(update={"retrieval": retrieval})
     async with open_services(settings, with_redis=False) as services:
         await ensure_schema(services.engine)
         yield services

@@ -8,7 +8,7 @@ import random
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from core import keyword, workspaces
 from core.analysis import Analyzer
@@ -133,3 +133,21 @@ async def test_a_deleted_workspace_has_no_keyword_hits(any_services: Services, r
     async with any_services.sessions.begin() as session:
         await workspaces.remove(session, await workspaces.get(session, "acme"))
     assert await memory.search(workspace, Analyzer().term_counts(" ".join(WORDS)), limit=10) == []
+
+
+async def test_the_change_log_is_pruned_and_a_reader_behind_it_reloads(
+    any_services: Services, reader: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keyword, "KEPT_GENERATIONS", 5)
+    async with any_services.sessions.begin() as session:
+        workspace = await workspaces.create(session, "acme")
+        await session.execute(
+            update(Workspace).where(Workspace.id == workspace.id).values(keyword_generation=990)
+        )
+    memory = MemoryKeywords(reader)
+    await memory.current(workspace)  # at generation 990
+    await ingest_all(any_services.indexer, workspace, documents("a", 10, seed=9))  # 991 ... 1000
+    async with any_services.sessions() as session:
+        kept = set((await session.scalars(select(KeywordChange.generation))).all())
+    assert kept == {996, 997, 998, 999, 1000}  # pruned when generation 1000 was written
+    await assert_agrees(memory, any_services, workspace)
