@@ -276,13 +276,14 @@ class Retriever:
         query = (
             select(Chunk.id)
             .join(Document, Document.id == Chunk.document_id)
-            .join(Collection, Collection.id == Document.collection_id)
             .where(
                 Chunk.workspace_id == workspace.id,
                 Chunk.id.in_({chunk_id for chunk_id, _ in hits}),
                 *filter_conditions(filters, access),
             )
         )
+        if filters.collections:  # the only condition on Collection; the join costs a third otherwise
+            query = query.join(Collection, Collection.id == Document.collection_id)
         async with self._sessions() as session:
             return set((await session.scalars(query)).all())
 
