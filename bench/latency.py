@@ -159,7 +159,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--chunks", type=int, default=50_000)
+    parser.add_argument("--chunks", type=int, default=50_000, help="documents (a long one makes 2 chunks)")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--cache", type=Path, default=Path("bench/.cache/latency"))
     args = parser.parse_args()
@@ -175,7 +175,7 @@ def main() -> None:
     embed_p95 = embedding_p95(embedder, texts)
     load_s, searches = asyncio.run(in_process(args.cache, embedder, texts[:100]))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"index: {args.chunks} chunks; {len(texts)} sequential HTTP searches (limit 10)")
+    print(f"index: {args.chunks} documents; {len(texts)} sequential HTTP searches (limit 10)")
     print(f"HTTP search:        p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
     print(f"query embedding:                   p95 {embed_p95:7.1f} ms  (in-process)")
     print(f"ratio p95 HTTP/embedding: {p95 / embed_p95:.2f}   (target <= 3)")
