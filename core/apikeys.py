@@ -6,14 +6,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import InvalidInput, NotFound
 from core.models import ROLES
-from core.tables import ApiKey, Workspace, utcnow
+from core.tables import ApiKey, Workspace, as_utc, utcnow
 
 KEY_PREFIX = "sb"
 # last use is recorded at most this often per key: every request writing the key's one row serialised
@@ -73,8 +73,7 @@ async def authenticate(session: AsyncSession, presented: str) -> Principal | Non
 def stale(last_used: datetime | None) -> bool:
     if last_used is None:
         return True
-    aware = last_used if last_used.tzinfo else last_used.replace(tzinfo=UTC)  # SQLite keeps no zone
-    return utcnow() - aware >= LAST_USED_EVERY
+    return utcnow() - as_utc(last_used) >= LAST_USED_EVERY
 
 
 async def list_keys(session: AsyncSession) -> list[tuple[ApiKey, str]]:

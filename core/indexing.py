@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -28,7 +28,7 @@ from core.errors import IndexMismatch, ParseError
 from core.events import Change, DocumentChanged, EventBus
 from core.ingest.chunk import chunk_document
 from core.ingest.parse import ParsedDocument, detect_type, parse
-from core.tables import Chunk, Collection, Document, Workspace, utcnow
+from core.tables import Chunk, Collection, Document, Workspace, as_utc, utcnow
 from core.vectors import VectorIndex
 
 Status = Literal["created", "updated", "unchanged", "failed"]
@@ -385,16 +385,13 @@ class Indexer:
 
 def vector_metadata(document: Document, collection: str, ord_: int) -> dict[str, Any]:
     """What Chroma stores with a chunk's vector, for the filters it pre-applies (core.retrieval)."""
-    updated = document.updated_at
-    if updated.tzinfo is None:  # SQLite hands datetimes back naive; they were written as UTC
-        updated = updated.replace(tzinfo=UTC)
     return {
         "doc": document.id,
         "ord": ord_,
         "collection": collection,
         "doc_type": document.doc_type,
         "source": document.source,
-        "updated_at": int(updated.timestamp()),
+        "updated_at": int(as_utc(document.updated_at).timestamp()),
         "public": document.acl is None,
     }
 

@@ -8,11 +8,13 @@ shared state, dashboards and autoscalers take ``max()`` of those gauges, never `
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import Match
+
+from core.tables import as_utc
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 JOB_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -106,8 +108,8 @@ class StateGauges:
     def set_sync_lag(self, rows: list[tuple[str, str, str, datetime]], now: datetime) -> None:
         self.sync_lag.clear()
         for workspace, source, kind, since in rows:
-            aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-            self.sync_lag.labels(workspace, source, kind).set(max((now - aware).total_seconds(), 0.0))
+            lag = (now - as_utc(since)).total_seconds()
+            self.sync_lag.labels(workspace, source, kind).set(max(lag, 0.0))
 
 
 def route_template(request: Request) -> str:

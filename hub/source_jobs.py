@@ -6,7 +6,7 @@ registered for a source type or for webhooks, these jobs finish cleanly as ``ski
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -16,7 +16,7 @@ from core import jobs
 from core.errors import AuthError, TransientError
 from core.events import SyncCompleted, SyncFailed
 from core.jobs import ItemResult, JobRecorder
-from core.tables import Job, Source, Workspace, utcnow
+from core.tables import Job, Source, Workspace, as_utc, utcnow
 from hub.container import Services
 from hub.push import clear_pending
 from hub.queue import enqueue
@@ -103,8 +103,7 @@ def due(source: Source, now: datetime) -> bool:
     last = source.last_synced_at
     if last is None:
         return True
-    last = last if last.tzinfo else last.replace(tzinfo=UTC)  # SQLite returns naive datetimes
-    return last + timedelta(seconds=source.refresh_interval_s) <= now
+    return as_utc(last) + timedelta(seconds=source.refresh_interval_s) <= now
 
 
 async def claim_due(services: Services) -> list[Job]:

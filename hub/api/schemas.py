@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.models import QueryText, SearchFilters, SearchHit
+from core.tables import as_utc
 
 
 class SearchRequest(BaseModel):
@@ -31,11 +32,6 @@ class AskRequest(BaseModel):
     question: QueryText
     filters: SearchFilters = Field(default_factory=SearchFilters)
     conversation_id: str | None = Field(default=None, max_length=512)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC, and the API says so."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]

@@ -34,6 +34,7 @@ from core.indexing import IncomingDocument, ensure_collection
 from core.jobs import ItemResult, Report
 from core.tables import Job, Source, SourcePush, Workspace
 from hub.app import create_app
+from hub.background import alongside
 from hub.container import Services
 from hub.queue import QUEUE
 from hub.settings import PushSettings, Settings
@@ -142,13 +143,10 @@ async def worker_for(settings: Settings, embedder: MiniLMEmbedder, remote: Remot
         services.ports.graph_token = graph_token
 
     worker.on_startup = startup
-    task = asyncio.create_task(worker.async_run())
     try:
-        yield
+        async with alongside(worker.async_run()):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await worker.close()
 
 
