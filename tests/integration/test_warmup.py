@@ -51,13 +51,20 @@ async def test_indexes_are_loaded_before_the_first_search(
 async def test_warming_stops_with_the_process(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     async with services.sessions.begin() as session:
         await workspaces.create(session, "acme")
-    started = asyncio.Event()
+    started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def endless(self: MemoryKeywords, workspace: Workspace) -> Any:
         started.set()
-        await asyncio.Event().wait()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def serve_briefly() -> None:
+        async with keywords_warming(services):
+            await started.wait()
 
     monkeypatch.setattr(MemoryKeywords, "_load", endless)
-    async with keywords_warming(services):
-        await asyncio.wait_for(started.wait(), 10)
-    # leaving the block cancelled the load instead of waiting for it
+    await asyncio.wait_for(serve_briefly(), 10)  # leaving the block does not wait for the load
+    assert cancelled.is_set()
