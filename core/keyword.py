@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import Float, Select, Text, and_, case, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.tables import Chunk, KeywordChange, Posting, Workspace
+from core.tables import Chunk, Document, KeywordChange, Posting, Workspace
 
 K1 = 1.2
 B = 0.75
@@ -98,10 +98,28 @@ async def changes_since(
     return list((await session.execute(query)).all())
 
 
-async def chunk_lengths(session: AsyncSession, workspace_id: int) -> list[tuple[int, int]]:
-    """(chunk id, length) of every chunk of the workspace, by id."""
-    query = select(Chunk.id, Chunk.length).where(Chunk.workspace_id == workspace_id).order_by(Chunk.id)
-    return list((await session.execute(query)).all())
+async def chunk_entries(session: AsyncSession, workspace_id: int) -> list[tuple[int, int, bool]]:
+    """(chunk id, length, whether its document is public) of every chunk of the workspace, by id."""
+    query = (
+        select(Chunk.id, Chunk.length, Document.acl.is_(None))
+        .join(Document, Document.id == Chunk.document_id)
+        .where(Chunk.workspace_id == workspace_id)
+        .order_by(Chunk.id)
+    )
+    return [(int(i), int(n), bool(public)) for i, n, public in (await session.execute(query)).all()]
+
+
+async def public_chunks(session: AsyncSession, workspace_id: int, chunk_ids: list[int]) -> set[int]:
+    """Which of the chunks exist and belong to a public document (one whose ACL is unset)."""
+    query = (
+        select(Chunk.id)
+        .join(Document, Document.id == Chunk.document_id)
+        .where(Chunk.workspace_id == workspace_id, Document.acl.is_(None))
+    )
+    found: set[int] = set()
+    for lo in range(0, len(chunk_ids), 500):
+        found.update((await session.scalars(query.where(Chunk.id.in_(chunk_ids[lo : lo + 500])))).all())
+    return found
 
 
 async def packed_postings(session: AsyncSession, workspace_id: int) -> list[tuple[str, str]]:

@@ -4,11 +4,15 @@ BM25 in SQL reads every posting of the query's terms on every search (34 ms at 1
 with the index). Here a process holds each workspace's postings as numpy arrays and scores them in about
 a millisecond, with the same formula and therefore the same scores.
 
+Each chunk also carries whether its document is public, so a search for public documents only (what
+REST and chat ask) is answered here too, without an ACL query per search: a chunk's ACL is fixed for its
+life, as a change of ACL is a change of content that replaces the document's chunks.
+
 It never answers from a stale index: writers stamp each change with a new workspace generation in the
 same transaction (core.keyword), and before every search the process reads the committed generation (one
 primary-key lookup) and replays the changes it has not seen. A process new to a workspace, or so far
 behind that the change log was pruned, loads the workspace whole. Searches narrowed to some chunks (by
-filters or ACL) are scored in SQL, where the narrowing is a join.
+filters or a principal's ACL) are scored in SQL, where the narrowing is a join.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +32,7 @@ from core.keyword import K1, B, idf
 from core.tables import Workspace
 
 Slots = npt.NDArray[np.int64]
+Entry = tuple[int, int, bool]  # a chunk: id, length in terms, whether its document is public
 Floats = npt.NDArray[np.float64]
 
 
@@ -53,7 +59,8 @@ class TermPostings:
 
 class WorkspaceKeywords:
     """BM25 over one workspace's chunks. Each chunk has a slot; removing a chunk only marks its slot
-    dead, and the arrays are compacted once a quarter of the slots are dead."""
+    dead, and the arrays are compacted once a quarter of the slots are dead. Chunks are given as
+    (chunk id, length, public)."""
 
     def __init__(self, generation: int) -> None:
         self.generation = generation
@@ -61,6 +68,7 @@ class WorkspaceKeywords:
         self._ids = np.zeros(1024, np.int64)
         self._lengths = np.zeros(1024, np.float64)
         self._alive = np.zeros(1024, np.bool_)
+        self._public = np.zeros(1024, np.bool_)
         self._used = 0
         self._total_length = 0.0
         self._terms: dict[str, TermPostings] = {}
@@ -70,13 +78,13 @@ class WorkspaceKeywords:
 
     @classmethod
     def built(
-        cls, generation: int, chunks: Iterable[tuple[int, int]], packed: Iterable[tuple[str, str]]
+        cls, generation: int, chunks: Iterable[Entry], packed: Iterable[tuple[str, str]]
     ) -> WorkspaceKeywords:
-        """A whole workspace from its (chunk id, length) rows and its terms' packed postings
+        """A whole workspace from its chunks and its terms' packed postings
         (``core.keyword.packed_postings``). Postings of chunks not listed are dropped, as in ``load``."""
         index = cls(generation)
-        for chunk_id, length in sorted(chunks):
-            index._new_slot(chunk_id, length)
+        for chunk_id, length, public in sorted(chunks):
+            index._new_slot(chunk_id, length, public)
         ids = index._ids[: index._used]  # ascending, so a chunk's slot is found by bisection
         if not len(ids):
             return index
@@ -89,13 +97,13 @@ class WorkspaceKeywords:
                 index._terms[term] = TermPostings(slots[known], tfs[known].astype(np.float64))
         return index
 
-    def load(self, chunks: Iterable[tuple[int, int]], postings: Iterable[tuple[int, str, int]]) -> None:
-        """Add (or replace) chunks given as (id, length), then attach their (chunk id, term, tf) postings.
+    def load(self, chunks: Iterable[Entry], postings: Iterable[tuple[int, str, int]]) -> None:
+        """Add (or replace) chunks, then attach their (chunk id, term, tf) postings.
 
         Postings of chunks that are not among ``chunks`` are ignored: they were written after the chunk
         list was read, and arrive with the change that added them.
         """
-        fresh = {chunk_id: self._new_slot(chunk_id, length) for chunk_id, length in chunks}
+        fresh = {chunk_id: self._new_slot(chunk_id, length, public) for chunk_id, length, public in chunks}
         grouped: defaultdict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         for chunk_id, term, tf in postings:
             slot = fresh.get(chunk_id)
@@ -108,13 +116,25 @@ class WorkspaceKeywords:
         if self._used - len(self._slot_of) > max(1024, self._used // 4):
             self._compact()
 
-    def apply(self, changes: list[tuple[int, int | None]], postings: Iterable[tuple[int, str, int]]) -> None:
+    def apply(
+        self,
+        changes: list[tuple[int, int | None]],
+        postings: Iterable[tuple[int, str, int]],
+        public: AbstractSet[int],
+    ) -> None:
         """Replay logged changes, (chunk id, length) for an addition and (chunk id, None) for a removal,
-        given the current postings of the chunks that ``net_additions`` names."""
+        given the current postings of the chunks that ``net_additions`` names and which of them are
+        public."""
         for chunk_id, length in changes:
             if length is None:
                 self._remove(chunk_id)
-        self.load(net_additions(changes).items(), postings)
+        added = net_additions(changes).items()
+        self.load([(chunk_id, length, chunk_id in public) for chunk_id, length in added], postings)
+
+    def public(self, chunk_id: int) -> bool:
+        """Whether the chunk is known here and its document is public."""
+        slot = self._slot_of.get(chunk_id)
+        return slot is not None and bool(self._public[slot])
 
     def _remove(self, chunk_id: int) -> None:
         slot = self._slot_of.pop(chunk_id, None)
@@ -123,8 +143,11 @@ class WorkspaceKeywords:
         self._alive[slot] = False
         self._total_length -= float(self._lengths[slot])
 
-    def search(self, query: Counter[str], limit: int) -> list[tuple[int, float]]:
-        """The best ``limit`` chunks by BM25, as core.keyword.search scores them, best first."""
+    def search(
+        self, query: Counter[str], limit: int, *, public_only: bool = False
+    ) -> list[tuple[int, float]]:
+        """The best ``limit`` chunks by BM25, as core.keyword.search scores them, best first; with
+        ``public_only``, the best public ones (scored over the whole workspace, as SQL narrowed to them)."""
         n_docs = len(self._slot_of)
         if not n_docs or self._total_length <= 0 or limit <= 0:
             return []
@@ -144,21 +167,25 @@ class WorkspaceKeywords:
             norm = K1 * (1.0 - B + B * self._lengths[slots] / avgdl)
             scores[slots] += weight * tfs * (K1 + 1.0) / (tfs + norm)  # a term's slots are distinct
             touched[slots] = True
+        if public_only:
+            touched &= self._public[: self._used]
         hits = np.flatnonzero(touched)
         if len(hits) > limit:
             hits = hits[np.argpartition(-scores[hits], limit - 1)[:limit]]
         hits = hits[np.argsort(-scores[hits], kind="stable")]
         return [(int(self._ids[slot]), float(scores[slot])) for slot in hits]
 
-    def _new_slot(self, chunk_id: int, length: int) -> int:
+    def _new_slot(self, chunk_id: int, length: int, public: bool) -> int:
         self._remove(chunk_id)  # a replayed or reused chunk id replaces the old entry
         if self._used == len(self._ids):
-            self._ids, self._lengths, self._alive = (
-                np.concatenate([a, np.zeros_like(a)]) for a in (self._ids, self._lengths, self._alive)
+            self._ids, self._lengths, self._alive, self._public = (
+                np.concatenate([a, np.zeros_like(a)])
+                for a in (self._ids, self._lengths, self._alive, self._public)
             )
         slot = self._used
         self._used += 1
         self._ids[slot], self._lengths[slot], self._alive[slot] = chunk_id, length, True
+        self._public[slot] = public
         self._slot_of[chunk_id] = slot
         self._total_length += length
         return slot
@@ -177,9 +204,15 @@ class WorkspaceKeywords:
             self._terms[term] = TermPostings(renumber[slots[keep]], tfs[keep])
         size = max(1024, 2 * len(live))
         n = len(live)
-        ids, lengths, alive = np.zeros(size, np.int64), np.zeros(size, np.float64), np.zeros(size, np.bool_)
-        ids[:n], lengths[:n], alive[:n] = self._ids[live], self._lengths[live], True
-        self._ids, self._lengths, self._alive, self._used = ids, lengths, alive, n
+        ids, lengths = np.zeros(size, np.int64), np.zeros(size, np.float64)
+        alive, public = np.zeros(size, np.bool_), np.zeros(size, np.bool_)
+        ids[:n], lengths[:n], alive[:n], public[:n] = (
+            self._ids[live],
+            self._lengths[live],
+            True,
+            self._public[live],
+        )
+        self._ids, self._lengths, self._alive, self._public, self._used = ids, lengths, alive, public, n
         self._slot_of = {int(chunk_id): slot for slot, chunk_id in enumerate(self._ids[:n])}
 
 
@@ -222,7 +255,7 @@ class MemoryKeywords:
             # Read the generation first: whatever the reads below see is at least that new, and the
             # replay of later changes is idempotent.
             generation = await keyword.generation(session, workspace.id)
-            chunks = await keyword.chunk_lengths(session, workspace.id)
+            chunks = await keyword.chunk_entries(session, workspace.id)
             packed = await keyword.packed_postings(session, workspace.id)
         return await asyncio.to_thread(WorkspaceKeywords.built, generation, chunks, packed)
 
@@ -234,9 +267,11 @@ class MemoryKeywords:
             if not changes or changes[0][0] != index.generation + 1:
                 return False
             replay = [(chunk_id, length) for _generation, chunk_id, length in changes]
-            found = await keyword.postings(session, workspace.id, list(net_additions(replay)))
+            added = list(net_additions(replay))
+            found = await keyword.postings(session, workspace.id, added)
+            public = await keyword.public_chunks(session, workspace.id, added)
         # Applied in one step, so a concurrent search sees the index before or after, never between.
-        index.apply(replay, found)
+        index.apply(replay, found, public)
         index.generation = changes[-1][0]
         return True
 

@@ -234,11 +234,37 @@ class Retriever:
                 self._keyword(workspace, query, filters, access, k=keyword_k),
                 self._vector(workspace, query, filters, access, k=vector_k, vector=vector),
             )
+        elif (
+            access.public_only and self.config.keyword_in_memory and not filter_conditions(filters, Access())
+        ):
+            keyword_hits, vector_hits = await self._public(workspace, query, keyword_k, vector_k, vector)
         else:
             keyword_hits, vector_hits = await self._restricted(
                 workspace, query, filters, access, keyword_k, vector_k, vector
             )
         return self._fuse(keyword_hits, vector_hits), dict(keyword_hits), dict(vector_hits)
+
+    async def _public(
+        self, workspace: Workspace, query: str, keyword_k: int, vector_k: int, vector: Vectors | None
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Candidates from public documents, judged by the in-memory keyword index, which knows every
+        chunk's public flag: no ACL query. A vector candidate it does not know yet (written after the
+        generation it read) is left out, as the rows would be re-checked in SQL anyway."""
+        over = max(1, self.config.overfetch)
+        index, (vector_wide, vector) = await asyncio.gather(
+            self._memory.current(workspace),
+            self._vector(workspace, query, SearchFilters(), Access(), k=vector_k * over, vector=vector),
+        )
+        keyword_hits: list[tuple[int, float]] = []
+        if self.config.mode != "vector":
+            keyword_hits = index.search(self._analyzer.term_counts(query), keyword_k, public_only=True)
+        vector_hits = [hit for hit in vector_wide if index.public(hit[0])][:vector_k]
+        if len(vector_hits) < vector_k and len(vector_wide) == vector_k * over:
+            public = Access(public_only=True)
+            vector_hits, _ = await self._vector(
+                workspace, query, SearchFilters(), public, k=vector_k, vector=vector
+            )
+        return keyword_hits, vector_hits
 
     async def _restricted(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -15,6 +16,7 @@ from core.analysis import Analyzer
 from core.db import Sessions, make_engine, make_sessions
 from core.indexing import IncomingDocument, ingest_all
 from core.keyword_memory import MemoryKeywords
+from core.retrieval import Access, RetrievalConfig, Retriever
 from core.tables import KeywordChange, Posting, Workspace
 from hub.container import Services
 
@@ -151,3 +153,40 @@ async def test_the_change_log_is_pruned_and_a_reader_behind_it_reloads(
         kept = set((await session.scalars(select(KeywordChange.generation))).all())
     assert kept == {996, 997, 998, 999, 1000}  # pruned when generation 1000 was written
     await assert_agrees(memory, any_services, workspace)
+
+
+async def test_public_flags_follow_acl_changes_made_elsewhere(
+    any_services: Services, reader: Sessions
+) -> None:
+    """A document made private (or public) by another process: the next public-only search here knows,
+    and every public-only search agrees with the one checked against the ACL in SQL."""
+    async with any_services.sessions.begin() as session:
+        workspace = await workspaces.create(session, "acme")
+    docs = documents("p", 30, seed=21)
+    private = [d.external_id for d in docs[::3]]
+    await ingest_all(any_services.indexer, workspace, docs)
+    memory = Retriever(reader, any_services.vectors, any_services.embedder, Analyzer())
+    in_sql = Retriever(
+        any_services.sessions,
+        any_services.vectors,
+        any_services.embedder,
+        Analyzer(),
+        RetrievalConfig(keyword_in_memory=False),
+    )
+
+    async def agree() -> set[str]:
+        found: set[str] = set()
+        for query in QUERIES:
+            got = await memory.search(workspace, query, limit=30, access=Access(public_only=True))
+            want = await in_sql.search(workspace, query, limit=30, access=Access(public_only=True))
+            assert {h.chunk_id: h.score for h in got} == pytest.approx({h.chunk_id: h.score for h in want})
+            found.update(h.document_id for h in got)
+        return found
+
+    assert set(private) <= await agree()  # all public, loaded whole
+    made_private = [replace(d, acl=["group:hr"]) for d in docs if d.external_id in private]
+    await ingest_all(any_services.indexer, workspace, made_private)
+    assert not set(private) & await agree()  # replayed
+    assert not set(private) & await agree()
+    await ingest_all(any_services.indexer, workspace, [replace(made_private[0], acl=None)])
+    assert private[0] in await agree()

@@ -54,7 +54,7 @@ def test_scores_match_the_formula_through_changes_and_compaction() -> None:
     rng = random.Random(7)
     chunks = {cid: random_chunk(rng) for cid in range(1, 3001)}
     index = WorkspaceKeywords(generation=0)
-    index.load([(cid, sum(c.values())) for cid, c in chunks.items()], postings(chunks))
+    index.load([(cid, sum(c.values()), True) for cid, c in chunks.items()], postings(chunks))
     assert_same(index, chunks, rng)
 
     # Remove most chunks (forcing a compaction), replace some under the same ids, add new ones.
@@ -66,7 +66,7 @@ def test_scores_match_the_formula_through_changes_and_compaction() -> None:
     for cid in removed[300:]:
         del chunks[cid]
     added = net_additions(changes)
-    index.apply(changes, postings({cid: chunks[cid] for cid in added}))
+    index.apply(changes, postings({cid: chunks[cid] for cid in added}), set(added))
     assert_same(index, chunks, rng)
 
 
@@ -79,7 +79,7 @@ def test_a_workspace_built_from_packed_postings_scores_alike() -> None:
             packed.setdefault(term, []).extend((str(cid), str(tf)))
     packed.setdefault("orphan", []).extend(("9999", "2"))  # a chunk written after the chunk list was read
     rows = [(term, ",".join(pairs)) for term, pairs in packed.items()]
-    index = WorkspaceKeywords.built(3, [(cid, sum(c.values())) for cid, c in chunks.items()], rows)
+    index = WorkspaceKeywords.built(3, [(cid, sum(c.values()), True) for cid, c in chunks.items()], rows)
     assert index.generation == 3
     assert index.search(Counter(["orphan"]), limit=10) == []
     assert_same(index, chunks, rng)
@@ -87,10 +87,10 @@ def test_a_workspace_built_from_packed_postings_scores_alike() -> None:
 
 def test_a_chunk_added_and_removed_in_one_replay_is_gone() -> None:
     index = WorkspaceKeywords(generation=0)
-    index.load([(1, 2)], [(1, "alpha", 2)])
+    index.load([(1, 2, True)], [(1, "alpha", 2)])
     changes: list[tuple[int, int | None]] = [(2, 3), (1, None), (2, None), (1, 4)]
     assert net_additions(changes) == {1: 4}
-    index.apply(changes, [(1, "beta", 4)])
+    index.apply(changes, [(1, "beta", 4)], {1})
     assert index.search(Counter(["alpha"]), limit=10) == []
     assert [cid for cid, _ in index.search(Counter(["beta"]), limit=10)] == [1]
     assert len(index) == 1
@@ -99,7 +99,34 @@ def test_a_chunk_added_and_removed_in_one_replay_is_gone() -> None:
 def test_postings_of_chunks_not_loaded_are_left_for_their_own_change() -> None:
     """A full load reads chunks, then postings; postings of a chunk written in between are skipped."""
     index = WorkspaceKeywords(generation=0)
-    index.load([(1, 1)], [(1, "alpha", 1), (2, "alpha", 1)])
+    index.load([(1, 1, True)], [(1, "alpha", 1), (2, "alpha", 1)])
     [(chunk_id, score)] = index.search(Counter(["alpha"]), limit=10)
     assert chunk_id == 1
     assert score == pytest.approx(idf(1, 1))  # tf 1 at average length: the term's weight itself
+
+
+def test_public_only_scores_public_chunks_over_the_whole_workspace() -> None:
+    """As SQL narrowed to public chunks: the corpus statistics stay the whole workspace's."""
+    rng = random.Random(5)
+    chunks = {cid: random_chunk(rng) for cid in range(1, 400)}
+    public = {cid for cid in chunks if rng.random() < 0.6}
+    index = WorkspaceKeywords(generation=0)
+    index.load([(cid, sum(c.values()), cid in public) for cid, c in chunks.items()], postings(chunks))
+    for _ in range(20):
+        query = Counter(rng.sample(VOCABULARY, rng.randint(1, 4)))
+        expected = {cid: s for cid, s in brute_force(chunks, query).items() if cid in public}
+        got = index.search(query, limit=len(chunks), public_only=True)
+        assert dict(got) == pytest.approx(expected, rel=1e-9)
+    assert {cid for cid in chunks if index.public(cid)} == public
+    assert not index.public(10_000)  # unknown: never taken for public
+
+
+def test_a_reused_chunk_id_takes_its_new_documents_public_flag() -> None:
+    index = WorkspaceKeywords(generation=0)
+    index.load([(1, 1, True), (2, 1, True)], [(1, "alpha", 1), (2, "alpha", 1)])
+    index.apply([(1, None), (1, 1)], [(1, "alpha", 1)], set())  # id 1 now holds a private chunk
+    assert not index.public(1)
+    assert [cid for cid, _ in index.search(Counter(["alpha"]), limit=10, public_only=True)] == [2]
+    index.apply([(2, None)], [], set())
+    assert not index.public(2)
+    assert index.search(Counter(["alpha"]), limit=10, public_only=True) == []
