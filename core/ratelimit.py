@@ -22,6 +22,20 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {count, ttl}
 """
 
+# Several limits in one round trip: hit each key in order (ARGV: period, count, period, count, ...) and
+# stop at the first one over its count. Returns that key's index (1-based; 0 if none) and time left.
+HIT_ALL = """
+for i, key in ipairs(KEYS) do
+  local period, limit = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('PEXPIRE', key, period) end
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then redis.call('PEXPIRE', key, period); ttl = period end
+  if count > limit then return {i, ttl} end
+end
+return {0, 0}
+"""
+
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
 
@@ -47,6 +61,7 @@ class RateLimiter:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(HIT)
+        self._all = redis.register_script(HIT_ALL)
 
     async def hit(self, key: str, rate: Rate) -> float | None:
         """Count one hit; None when allowed, else the seconds until the window resets."""
@@ -56,9 +71,13 @@ class RateLimiter:
         return max(0.001, int(ttl_ms) / 1000.0)
 
     async def check(self, limits: list[tuple[str, Rate]], message: str) -> None:
-        """Hit each (key, rate) in order; the first one over its rate raises RateLimited."""
-        for key, rate in limits:
-            wait = await self.hit(key, rate)
-            if wait is not None:
-                seconds = math.ceil(wait)
-                raise RateLimited(f"{message} Try again in {seconds} s.", retry_after_s=wait)
+        """Hit each (key, rate) in order, in one round trip; the first one over its rate raises
+        RateLimited and the keys after it are not counted."""
+        if not limits:
+            return
+        keys = [f"{self._prefix}:{key}" for key, _ in limits]
+        args = [n for _, rate in limits for n in (rate.period_s * 1000, rate.count)]
+        over, ttl_ms = await self._all(keys=keys, args=args)
+        if int(over):
+            wait = max(0.001, int(ttl_ms) / 1000.0)
+            raise RateLimited(f"{message} Try again in {math.ceil(wait)} s.", retry_after_s=wait)

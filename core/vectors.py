@@ -97,7 +97,9 @@ class VectorIndex:
 
     async def _call(self, workspace_uid: str, method: str, **kwargs: Any) -> Any:
         """A method of the workspace's collection, retried once on a fresh handle if it was dropped."""
-        collection = await self._run(self._collection, workspace_uid)
+        collection = self._collections.get(workspace_uid)  # kept: no thread hop for the lookup
+        if collection is None:
+            collection = await self._run(self._collection, workspace_uid)
         try:
             return await self._run(getattr(collection, method), **kwargs)
         except NotFoundError:

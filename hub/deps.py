@@ -27,25 +27,29 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_principal(
-    services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    """The API key's principal. Checked in its own short transaction (it records last use)."""
-    unauthorized = HTTPException(
+def unauthorized() -> HTTPException:
+    return HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         detail="a valid API key is required: Authorization: Bearer <key>",
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+async def key_principal(
+    services: Services, credentials: HTTPAuthorizationCredentials | None, workspace: str
+) -> tuple[Principal, Workspace | None]:
+    """The API key's principal and the named workspace, read in one short transaction (which records
+    the key's last use)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise unauthorized
+        raise unauthorized()
     async with services.sessions.begin() as session:
         principal = await apikeys.authenticate(session, credentials.credentials)
-    if principal is None:
-        raise unauthorized
-    return principal
+        if principal is None:
+            raise unauthorized()
+        found = await session.scalar(select(Workspace).where(Workspace.name == workspace))
+    return principal, found
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
 WorkspaceName = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,63}$", description="workspace name (a slug)")]
 
 
@@ -69,11 +73,7 @@ async def session_principal(request: Request, services: Services, workspace: Wor
         found = await accounts.find_session(session, request.cookies.get(SESSION_COOKIE, ""))
         viewer = await accounts.viewer_of(session, found[0]) if found is not None else None
     if found is None or viewer is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="a valid API key is required: Authorization: Bearer <key>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthorized()
     presented = request.headers.get(CSRF_HEADER, "")
     if request.method not in SAFE_METHODS and not hmac.compare_digest(presented, found[1].csrf):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="missing or wrong X-CSRF-Token header")
@@ -92,11 +92,11 @@ async def get_workspace(
     """The path's workspace, if the caller (an API key, else an admin-page session) may see it.
 
     Another workspace looks like a missing one."""
-    async with services.sessions() as session:
-        found = await session.scalar(select(Workspace).where(Workspace.name == workspace))
     if credentials is not None or SESSION_COOKIE not in request.cookies:
-        principal = await get_principal(services, credentials)
+        principal, found = await key_principal(services, credentials, workspace)
     else:
+        async with services.sessions() as session:
+            found = await session.scalar(select(Workspace).where(Workspace.name == workspace))
         principal = await session_principal(request, services, found)
     if found is None or found.id != principal.workspace_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"workspace {workspace!r} not found")

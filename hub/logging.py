@@ -75,3 +75,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    # HTTP clients log every request at INFO: a line per Chroma query, and URLs that may be secrets
+    # (a Slack response_url). Their warnings and errors still come through.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

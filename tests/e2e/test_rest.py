@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from core import apikeys, workspaces
+from core import apikeys, audit, workspaces
 from core.embeddings import MiniLMEmbedder
 from core.indexing import IncomingDocument, ingest_all
 from hub.app import create_app
@@ -86,6 +87,24 @@ async def test_search_and_ask_answer_from_the_keys_workspace(world: World) -> No
     citation = answer["citations"][0]
     assert citation["document_id"] == "vpn.md" and "IT portal" in citation["quote"]
     assert citation["end"] - citation["start"] == len(citation["quote"])
+
+
+async def test_a_search_is_audited_after_its_response(world: World) -> None:
+    """The audit row is written once the response is sent: it appears, naming the key and what was shown."""
+    response = await world.http.post(
+        "/api/v1/workspaces/alpha/search", json={"query": "VPN access"}, headers=auth(world.key_a)
+    )
+    assert response.status_code == 200
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        async with world.live.services.sessions() as session:
+            entries = await audit.read(session, audit.Filter(action="search"), None)
+        if entries or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    [entry] = entries
+    assert entry.workspace == "alpha" and entry.target == "VPN access" and entry.channel == "api"
+    assert entry.document_ids == ["vpn.md"] and entry.actor.startswith("api:apikey:")
 
 
 async def test_a_key_for_one_workspace_gets_404_on_another(world: World) -> None:
