@@ -24,6 +24,7 @@ from core.embeddings import MiniLMEmbedder
 from core.indexing import IncomingDocument, ingest_all
 from core.models import Asker, Question
 from hub.container import Services, open_services
+from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.settings import CacheSettings, Settings
 
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    configure_logging(Settings(log_level="warning"))  # not a debug line per indexed document
     with tempfile.TemporaryDirectory(prefix="sb-answer-cost-") as tmp:
         asyncio.run(run(args, Path(tmp)))
 

@@ -23,6 +23,7 @@ from core.embeddings import MiniLMEmbedder
 from core.indexing import ingest_all
 from core.models import Asker, Question
 from hub.container import open_services
+from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.runtime import EmbeddedValkey
 from hub.settings import Settings
@@ -76,6 +77,7 @@ async def main() -> None:
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--redis-url", default=None)
     args = parser.parse_args()
+    configure_logging(Settings(log_level="warning"))  # not a debug line per indexed document
     with tempfile.TemporaryDirectory() as tmp:
         valkey = None if args.redis_url else EmbeddedValkey(Path(tmp) / "valkey")
         url = args.redis_url or (valkey.start() if valkey else "")

@@ -22,6 +22,7 @@ from core import workspaces
 from core.embeddings import MiniLMEmbedder
 from core.indexing import IncomingDocument, ingest_all
 from hub.container import open_services
+from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.settings import Settings
 
@@ -72,6 +73,7 @@ async def main() -> None:
     parser.add_argument("--docs", type=int, default=400)
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     args = parser.parse_args()
+    configure_logging(Settings(log_level="warning"))  # not a debug line per indexed document
     embedder = MiniLMEmbedder()
     embedder.embed(["warm up"] * 8)
     docs = load(args.dataset, args.docs)

@@ -33,6 +33,7 @@ from core.indexing import IncomingDocument, IngestResult, ingest_all
 from core.keyword_memory import MemoryKeywords
 from core.retrieval import Access, RetrievalConfig
 from hub.container import open_services
+from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.runtime import free_port, wait_http
 from hub.settings import Settings
@@ -163,6 +164,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--cache", type=Path, default=Path("bench/.cache/latency"))
     args = parser.parse_args()
+    configure_logging(Settings(log_level="warning"))  # not a debug line per indexed document
     embedder = MiniLMEmbedder()
     key = asyncio.run(build(args.cache, args.chunks, embedder))
     texts = queries(args.queries)

@@ -25,6 +25,7 @@ from core.indexing import IncomingDocument
 from core.jobs import ItemResult
 from hub import sources
 from hub.container import Services, open_services
+from hub.logging import configure_logging
 from hub.migrate import upgrade
 from hub.settings import ConnectorSettings, Settings
 from tests.fakes.confluence import FakeConfluence, fake_confluence
@@ -81,6 +82,7 @@ async def main() -> None:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--page-size", type=int, default=50)
     args = parser.parse_args()
+    configure_logging(Settings(log_level="warning"))  # not a debug line per indexed document
     embedder = MiniLMEmbedder()
     embedder.embed(["warm up"] * 8)
     with tempfile.TemporaryDirectory() as tmp:
