@@ -71,10 +71,16 @@ class WorkspaceKeywords:
         self._public = np.zeros(1024, np.bool_)
         self._used = 0
         self._total_length = 0.0
+        self._private = 0
         self._terms: dict[str, TermPostings] = {}
 
     def __len__(self) -> int:
         return len(self._slot_of)
+
+    @property
+    def private(self) -> int:
+        """How many chunks belong to documents that are not public."""
+        return self._private
 
     @classmethod
     def built(
@@ -142,6 +148,7 @@ class WorkspaceKeywords:
             return
         self._alive[slot] = False
         self._total_length -= float(self._lengths[slot])
+        self._private -= not self._public[slot]
 
     def search(
         self, query: Counter[str], limit: int, *, public_only: bool = False
@@ -188,6 +195,7 @@ class WorkspaceKeywords:
         self._public[slot] = public
         self._slot_of[chunk_id] = slot
         self._total_length += length
+        self._private += not public
         return slot
 
     def _compact(self) -> None:
@@ -232,6 +240,11 @@ class MemoryKeywords:
             return []
         index = await self.current(workspace)
         return index.search(query, limit)
+
+    def held(self, workspace: Workspace) -> WorkspaceKeywords | None:
+        """The workspace's index as this process holds it now, perhaps behind the database: for hints
+        only, never for results."""
+        return self._indexes.get(workspace.uid)
 
     async def current(self, workspace: Workspace) -> WorkspaceKeywords:
         """The workspace's index, brought up to the generation committed now."""

@@ -249,8 +249,11 @@ class Retriever:
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
         """Candidates from public documents, judged by the in-memory keyword index, which knows every
         chunk's public flag: no ACL query. A vector candidate it does not know yet (written after the
-        generation it read) is left out, as the rows would be re-checked in SQL anyway."""
-        over = max(1, self.config.overfetch)
+        generation it read) is left out, as the rows would be re-checked in SQL anyway. A workspace
+        without private chunks (as last seen here) needs no over-fetch; if it has some by now, the
+        short list is ranked again with the pre-filter as usual."""
+        held = self._memory.held(workspace)
+        over = 1 if held is not None and not held.private else max(1, self.config.overfetch)
         index, (vector_wide, vector) = await asyncio.gather(
             self._memory.current(workspace),
             self._vector(workspace, query, SearchFilters(), Access(), k=vector_k * over, vector=vector),

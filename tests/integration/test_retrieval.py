@@ -207,3 +207,38 @@ async def test_a_restricted_asker_gets_full_results_when_private_pages_rank_firs
     assert len(reranked) == 2
     assert all(doc.startswith("pub-") for doc in reranked)
     assert reranked == checked_after
+
+
+async def test_private_pages_added_after_the_last_search_do_not_shorten_public_results(
+    services: Services,
+) -> None:
+    """The process last saw no private chunk and skips the vector over-fetch; pages made confidential
+    since then rank first, so the short list is ranked again with the ACL as a pre-filter."""
+    public_only = Access(public_only=True)
+    services.retriever.config = RetrievalConfig(mode="vector", vector_k=2, overfetch=2)
+    async with services.sessions.begin() as session:
+        fresh = await workspaces.create(session, "fresh")
+    await ingest_all(
+        services.indexer,
+        fresh,
+        [
+            IncomingDocument(f"pub-{n}.md", f"# Pay {n}\n\nSalary is paid monthly, note {n}.".encode())
+            for n in range(3)
+        ],
+    )
+    await ids(services, fresh, "salary bands", access=public_only)  # held now: nothing private
+    held = services.retriever._memory.held(fresh)
+    assert held is not None and held.private == 0
+    await ingest_all(
+        services.indexer,
+        fresh,
+        [
+            IncomingDocument(
+                f"band-{n}.md", f"# Salary bands {n}\n\nSalary bands.".encode(), acl=["group:finance"]
+            )
+            for n in range(4)
+        ],
+    )
+    found = await ids(services, fresh, "salary bands", access=public_only)
+    assert len(found) == 2 and all(doc.startswith("pub-") for doc in found)
+    assert held.private == 4  # replayed during that search

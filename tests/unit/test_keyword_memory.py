@@ -130,3 +130,14 @@ def test_a_reused_chunk_id_takes_its_new_documents_public_flag() -> None:
     index.apply([(2, None)], [], set())
     assert not index.public(2)
     assert index.search(Counter(["alpha"]), limit=10, public_only=True) == []
+
+
+def test_private_chunks_are_counted_through_changes_and_compaction() -> None:
+    index = WorkspaceKeywords(generation=0)
+    index.load([(cid, 1, cid % 3 != 0) for cid in range(1, 3001)], [])
+    assert index.private == 1000
+    removed = list(range(3, 3001, 3))[:900] + list(range(1, 200, 3))  # 900 private, 67 public
+    index.apply([(cid, None) for cid in removed] + [(1, 1)], [], set())  # id 1 comes back private
+    live = (set(range(1, 3001)) - set(removed)) | {1}
+    assert len(index) == len(live)
+    assert index.private == 1000 - 900 + 1 == sum(not index.public(cid) for cid in live)
