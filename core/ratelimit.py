@@ -1,7 +1,8 @@
 """Fixed-window rate limits in Redis, shared by every process and every entry point (bots, REST, webhooks).
 
-One atomic script per hit: increment the window's counter, start its expiry on the first hit, and return
-the count with the time left. Keys are opaque strings chosen by the caller (e.g. ``slack:T1:user:U1``).
+One atomic script per check, for one limit or several (a REST call counts against its key and its
+workspace in one round trip): increment each window's counter, start its expiry on the first hit, and stop
+at the first counter over its limit, with the time left in its window. Keys are opaque strings chosen by the caller (e.g. ``slack:T1:user:U1``).
 """
 
 from __future__ import annotations
@@ -14,17 +15,9 @@ from redis.asyncio import Redis
 
 from core.errors import InvalidInput, RateLimited
 
+# Hit each key in order (ARGV: period ms, count, period ms, count, ...) and stop at the first one over its
+# count: returns that key's position (1-based; 0 if none is over) and the milliseconds left in its window.
 HIT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {count, ttl}
-"""
-
-# Several limits in one round trip: hit each key in order (ARGV: period, count, period, count, ...) and
-# stop at the first one over its count. Returns that key's index (1-based; 0 if none) and time left.
-HIT_ALL = """
 for i, key in ipairs(KEYS) do
   local period, limit = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
   local count = redis.call('INCR', key)
@@ -61,23 +54,22 @@ class RateLimiter:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(HIT)
-        self._all = redis.register_script(HIT_ALL)
 
     async def hit(self, key: str, rate: Rate) -> float | None:
         """Count one hit; None when allowed, else the seconds until the window resets."""
-        count, ttl_ms = await self._script(keys=[f"{self._prefix}:{key}"], args=[rate.period_s * 1000])
-        if int(count) <= rate.count:
-            return None
-        return max(0.001, int(ttl_ms) / 1000.0)
+        return await self._hit([(key, rate)])
 
     async def check(self, limits: list[tuple[str, Rate]], message: str) -> None:
         """Hit each (key, rate) in order, in one round trip; the first one over its rate raises
         RateLimited and the keys after it are not counted."""
+        wait = await self._hit(limits)
+        if wait is not None:
+            raise RateLimited(f"{message} Try again in {math.ceil(wait)} s.", retry_after_s=wait)
+
+    async def _hit(self, limits: list[tuple[str, Rate]]) -> float | None:
         if not limits:
-            return
+            return None
         keys = [f"{self._prefix}:{key}" for key, _ in limits]
         args = [n for _, rate in limits for n in (rate.period_s * 1000, rate.count)]
-        over, ttl_ms = await self._all(keys=keys, args=args)
-        if int(over):
-            wait = max(0.001, int(ttl_ms) / 1000.0)
-            raise RateLimited(f"{message} Try again in {math.ceil(wait)} s.", retry_after_s=wait)
+        over, ttl_ms = await self._script(keys=keys, args=args)
+        return max(0.001, int(ttl_ms) / 1000.0) if int(over) else None
