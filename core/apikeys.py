@@ -57,17 +57,27 @@ async def create(
     return key, plaintext
 
 
-async def authenticate(session: AsyncSession, presented: str) -> Principal | None:
-    """The principal for a presented key, or None. Constant-time compare; revoked keys fail."""
+async def authenticate(
+    session: AsyncSession, presented: str, workspace: str
+) -> tuple[Principal, Workspace | None] | None:
+    """The principal for a presented key, with the workspace of that name if there is one (read in the
+    same statement: this runs on every REST call), or None. Constant-time compare; revoked keys fail."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    key = await session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None)))
-    if key is None or not hmac.compare_digest(key.key_hash, _hash(presented)):
+    row = (
+        await session.execute(
+            select(ApiKey, Workspace)
+            .outerjoin(Workspace, Workspace.name == workspace)
+            .where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None or not hmac.compare_digest(row[0].key_hash, _hash(presented)):
         return None
+    key, found = row[0], row[1]
     if stale(key.last_used_at):
         await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
-    return Principal(key.id, key.workspace_id, key.role)
+    return Principal(key.id, key.workspace_id, key.role), found
 
 
 def stale(last_used: datetime | None) -> bool:

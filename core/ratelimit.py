@@ -2,7 +2,8 @@
 
 One atomic script per check, for one limit or several (a REST call counts against its key and its
 workspace in one round trip): increment each window's counter, start its expiry on the first hit, and stop
-at the first counter over its limit, with the time left in its window. Keys are opaque strings chosen by the caller (e.g. ``slack:T1:user:U1``).
+at the first counter over its limit, with the time left in its window. Keys are opaque strings chosen by
+the caller (e.g. ``slack:T1:user:U1``).
 """
 
 from __future__ import annotations

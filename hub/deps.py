@@ -43,11 +43,10 @@ async def key_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized()
     async with services.sessions.begin() as session:
-        principal = await apikeys.authenticate(session, credentials.credentials)
-        if principal is None:
-            raise unauthorized()
-        found = await session.scalar(select(Workspace).where(Workspace.name == workspace))
-    return principal, found
+        authenticated = await apikeys.authenticate(session, credentials.credentials, workspace)
+    if authenticated is None:
+        raise unauthorized()
+    return authenticated
 
 
 WorkspaceName = Annotated[str, Path(pattern=r"^[a-z0-9-]{1,63}$", description="workspace name (a slug)")]
