@@ -35,6 +35,13 @@ class SearchFilters(BaseModel):
     updated_after: datetime | None = None
     updated_before: datetime | None = None
 
+    @property
+    def narrows(self) -> bool:
+        """Whether any filter is set."""
+        return bool(
+            self.collections or self.doc_types or self.sources or self.updated_after or self.updated_before
+        )
+
     def cache_key(self) -> str:
         return self.model_dump_json()
 

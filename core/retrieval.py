@@ -234,9 +234,7 @@ class Retriever:
                 self._keyword(workspace, query, filters, access, k=keyword_k),
                 self._vector(workspace, query, filters, access, k=vector_k, vector=vector),
             )
-        elif (
-            access.public_only and self.config.keyword_in_memory and not filter_conditions(filters, Access())
-        ):
+        elif access.public_only and self.config.keyword_in_memory and not filters.narrows:
             keyword_hits, vector_hits = await self._public(workspace, query, keyword_k, vector_k, vector)
         else:
             keyword_hits, vector_hits = await self._restricted(

@@ -242,3 +242,28 @@ async def test_private_pages_added_after_the_last_search_do_not_shorten_public_r
     found = await ids(services, fresh, "salary bands", access=public_only)
     assert len(found) == 2 and all(doc.startswith("pub-") for doc in found)
     assert held.private == 4  # replayed during that search
+
+
+async def test_a_filtered_public_search_ranks_within_the_filter(any_services: Services) -> None:
+    """With one candidate per side, a filter must narrow the candidates themselves, not only the rows:
+    the page that matches best is outside the filter and must not crowd out the one inside it."""
+    async with any_services.sessions.begin() as session:
+        workspace = await workspaces.create(session, "narrow")
+    await ingest_all(
+        any_services.indexer,
+        workspace,
+        [
+            IncomingDocument(
+                "eng.md",
+                b"# Replica\n\nPromote the replica: promote replica, replica promotion.",
+                collection="eng",
+            ),
+            IncomingDocument("hr.md", b"# Leave\n\nAsk HR before you promote anyone.", collection="hr"),
+        ],
+    )
+    any_services.retriever.config = RetrievalConfig(keyword_k=1, vector_k=1, overfetch=1)
+    hr_only = SearchFilters(collections=["hr"])
+    found = await ids(
+        any_services, workspace, "promote replica", filters=hr_only, access=Access(public_only=True)
+    )
+    assert found == ["hr.md"]
