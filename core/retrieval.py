@@ -8,6 +8,7 @@ on 1,500 queries); bench/README.md has the table. RRF stays available as ``fusio
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,9 +109,17 @@ def chunk_filter(workspace_id: int, filters: SearchFilters, access: Access) -> S
     )
 
 
-def admitted(ranked: list[tuple[int, float]], allowed: set[int], k: int) -> list[tuple[int, float]]:
-    """The best ``k`` of ``ranked`` that are in ``allowed``, in order."""
-    return [hit for hit in ranked if hit[0] in allowed][:k]
+def admitted(
+    ranked: list[tuple[int, float]], admits: Callable[[int], bool], k: int
+) -> list[tuple[int, float]]:
+    """The best ``k`` of ``ranked`` whose chunk ids ``admits`` accepts, in order."""
+    return [hit for hit in ranked if admits(hit[0])][:k]
+
+
+def short(hits: list[tuple[int, float]], wide: list[tuple[int, float]], k: int, over: int) -> bool:
+    """Whether ``hits``, admitted from ``wide``, fell short of ``k`` while ``wide`` was full: admitted
+    candidates may be hiding below its end (a shorter wide list held them all)."""
+    return len(hits) < k and len(wide) == k * over
 
 
 def like_literal(value: str) -> str:
@@ -259,8 +268,8 @@ class Retriever:
         keyword_hits: list[tuple[int, float]] = []
         if self.config.mode != "vector":
             keyword_hits = index.search(self._analyzer.term_counts(query), keyword_k, public_only=True)
-        vector_hits = [hit for hit in vector_wide if index.public(hit[0])][:vector_k]
-        if len(vector_hits) < vector_k and len(vector_wide) == vector_k * over:
+        vector_hits = admitted(vector_wide, index.public, vector_k)
+        if short(vector_hits, vector_wide, vector_k, over):
             public = Access(public_only=True)
             vector_hits, _ = await self._vector(
                 workspace, query, SearchFilters(), public, k=vector_k, vector=vector
@@ -284,12 +293,11 @@ class Retriever:
             self._vector(workspace, query, filters, Access(), k=vector_k * over, vector=vector),
         )
         allowed = await self._allowed(workspace, filters, access, keyword_wide + vector_wide)
-        keyword_hits = admitted(keyword_wide, allowed, keyword_k)
-        vector_hits = admitted(vector_wide, allowed, vector_k)
-        # A full wide list may hide admitted candidates below its end; a shorter one held them all.
-        if len(keyword_hits) < keyword_k and len(keyword_wide) == keyword_k * over:
+        keyword_hits = admitted(keyword_wide, allowed.__contains__, keyword_k)
+        vector_hits = admitted(vector_wide, allowed.__contains__, vector_k)
+        if short(keyword_hits, keyword_wide, keyword_k, over):
             keyword_hits = await self._keyword(workspace, query, filters, access, k=keyword_k)
-        vector_short = len(vector_hits) < vector_k and len(vector_wide) == vector_k * over
+        vector_short = short(vector_hits, vector_wide, vector_k, over)
         if vector_short and vector_where(filters, access) != vector_where(filters, Access()):
             vector_hits, _ = await self._vector(workspace, query, filters, access, k=vector_k, vector=vector)
         return keyword_hits, vector_hits
