@@ -15,6 +15,8 @@ submitted every 2 s throughout. Reports readiness transitions per API, errors pe
 whether every accepted (202) upload job finished complete. A supervisor restarts any process that dies
 by itself (as Kubernetes would) and counts those restarts.
 
+Each run also reports the CPU seconds each part of the cluster used while the load ran (``bench/cpu.py``).
+
 Prints one JSON object per run and writes them to ``--out`` (default bench/.cache/load.json).
 """
 
@@ -37,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from bench import cpu
 from bench.cluster import ROOT, Backing, Cluster, Slot, backing_services, exit_on_sigterm, running_cluster
 from bench.scaleout import corpus_files, incomplete, set_up, upload, upload_round_robin, wait_jobs
 from bench.slack_ack import fake_in_thread, machine
@@ -89,9 +92,9 @@ class Monitor:
     restarts: list[tuple[float, str]] = field(default_factory=list)
     stopped: threading.Event = field(default_factory=threading.Event)
 
-    def state(self, slot: Slot) -> str:
+    def state(self, http: httpx.Client, slot: Slot) -> str:
         try:
-            status = httpx.get(f"http://127.0.0.1:{slot.port}/readyz", timeout=2).status_code
+            status = http.get(f"http://127.0.0.1:{slot.port}/readyz").status_code
         except httpx.TimeoutException:
             return "no answer in 2 s"
         except httpx.HTTPError:
@@ -99,10 +102,16 @@ class Monitor:
         return "ready" if status == 200 else "not-ready"
 
     def run(self) -> None:
+        # one client, a new connection per probe as an orchestrator's probes make: a client per probe
+        # built an SSL context each time, 2/3 of this process's CPU during the load
+        with httpx.Client(timeout=2, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+            self.watch(http)
+
+    def watch(self, http: httpx.Client) -> None:
         last: dict[str, str] = {}
         while not self.stopped.wait(0.5):
             for slot in self.cluster.apis:
-                now = self.state(slot)
+                now = self.state(http, slot)
                 if last.get(slot.name) != now:
                     self.transitions.append((time.time(), slot.name, now))
                     last[slot.name] = now
@@ -276,6 +285,7 @@ def measure(
     monitor = Monitor(cluster)
     drills = Drills(cluster, backing, monitor)
     with monitor.running():
+        cpu_before, children_before = cpu.snapshot(), cpu.waited_children_s()
         generator = threading.Thread(target=loadgen, args=(cluster, key, fake, mode, args, out))
         generator.start()
         started = first_request(
@@ -288,6 +298,10 @@ def measure(
             uploads = asyncio.run(upload_during(cluster, key, started + args.duration_s))
             thread.join()
         generator.join()
+        cpu_used = cpu.used(cpu_before, cpu.snapshot())
+        cpu_used["load generator (and other exited children)"] = round(
+            cpu.waited_children_s() - children_before, 1
+        )
         jobs = asyncio.run(settle_jobs(cluster, key, uploads[0])) if mode == "drills" else None
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     slack_sent = sum(r["kind"] == "slack" and r["ok"] for r in rows)
@@ -298,6 +312,7 @@ def measure(
         **summarize(rows, args.duration_s),
         "slack_answers_delivered": answered(fake, mode, slack_sent),
         "slack_acked": slack_sent,
+        "cpu_s_by_role": cpu_used,
     }
     if mode == "drills":
         result |= {

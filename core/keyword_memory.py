@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core import keyword
-from core.db import Sessions
+from core.db import Sessions, autocommit
 from core.keyword import K1, B, idf
 from core.tables import Workspace
 
@@ -248,7 +248,7 @@ class MemoryKeywords:
 
     async def current(self, workspace: Workspace) -> WorkspaceKeywords:
         """The workspace's index, brought up to the generation committed now."""
-        async with self._sessions() as session:
+        async with autocommit(self._sessions) as session:
             committed = await keyword.generation(session, workspace.id)
         if committed < 0:  # the workspace was deleted
             self._indexes.pop(workspace.uid, None)

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Row, Select, Text, cast, func, or_, select
 
 from core import keyword
 from core.analysis import Analyzer
-from core.db import Sessions
+from core.db import Sessions, autocommit
 from core.embeddings import Embedder, Vectors
 from core.errors import IndexMismatch
 from core.keyword_memory import MemoryKeywords
@@ -391,7 +391,7 @@ class Retriever:
             .join(Collection, Collection.id == Document.collection_id)
             .where(Chunk.workspace_id == workspace.id, Chunk.id.in_(ids), *filter_conditions(filters, access))
         )
-        async with self._sessions() as session:
+        async with autocommit(self._sessions) as session:
             rows = {row[0]: row for row in (await session.execute(query)).all()}
         return [self._hit(rows[cid], score) for cid, score in ranked if cid in rows]
 

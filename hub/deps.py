@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from core import accounts, apikeys
 from core.apikeys import Principal
+from core.db import autocommit
 from core.tables import Workspace
 from hub.api_limits import check_rest_limits
 from hub.container import Services
@@ -38,11 +39,11 @@ def unauthorized() -> HTTPException:
 async def key_principal(
     services: Services, credentials: HTTPAuthorizationCredentials | None, workspace: str
 ) -> tuple[Principal, Workspace | None]:
-    """The API key's principal and the named workspace, read in one short transaction (which records
-    the key's last use)."""
+    """The API key's principal and the named workspace, read in one statement (and the key's last use
+    written at most once a minute)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized()
-    async with services.sessions.begin() as session:
+    async with autocommit(services.sessions) as session:
         authenticated = await apikeys.authenticate(session, credentials.credentials, workspace)
     if authenticated is None:
         raise unauthorized()
