@@ -7,6 +7,9 @@ acknowledgement; the answer goes to the fake Slack's response_url later), the re
 full answer). Writes one JSON line per request to ``--out`` (absolute time, kind, backend, status,
 latency, error) and prints a summary.
 
+The client is aiohttp: on these two cores the generator shares the CPU with the cluster it measures, so
+its own cost per request matters (bench/README.md, "Load").
+
 The load balancer is this client: round-robin over the API processes; a backend that refuses a connection
 is skipped for 2 s and the request goes to the next one (what nginx's ``proxy_next_upstream error`` does
 for a request it has not sent yet). A request that fails after it was sent is an error, never retried.
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
+import aiohttp
 
 from bench.scaleout import QUESTIONS
 from tests.support.slack import signed_headers, slash_command
@@ -35,27 +38,31 @@ DOWN_S = 2.0
 class Balancer:
     """Round-robin over base URLs with passive health: refused connections take a backend out briefly."""
 
-    clients: list[httpx.AsyncClient]
+    session: aiohttp.ClientSession
+    bases: list[str]
     down_until: list[float] = field(default_factory=list)
     turn: int = 0
 
     def __post_init__(self) -> None:
-        self.down_until = [0.0] * len(self.clients)
+        self.down_until = [0.0] * len(self.bases)
 
     def order(self) -> list[int]:
         """Backends to try, next in turn first; the ones marked down go last."""
-        n = len(self.clients)
+        n = len(self.bases)
         self.turn = (self.turn + 1) % n
         ring = [(self.turn + i) % n for i in range(n)]
         now = time.monotonic()
         return [i for i in ring if self.down_until[i] <= now] + [i for i in ring if self.down_until[i] > now]
 
-    async def post(self, path: str, **kwargs: Any) -> tuple[int, httpx.Response]:
+    async def post(self, path: str, **kwargs: Any) -> tuple[int, int]:
+        """(backend index, HTTP status), the whole response read."""
         tried = self.order()
         for attempt, i in enumerate(tried):
             try:
-                return i, await self.clients[i].post(path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout):
+                async with self.session.post(self.bases[i] + path, **kwargs) as response:
+                    await response.read()
+                    return i, response.status
+            except aiohttp.ClientConnectorError:  # refused: not sent, so the next backend may take it
                 self.down_until[i] = time.monotonic() + DOWN_S
                 if attempt == len(tried) - 1:
                     raise
@@ -82,9 +89,8 @@ class Load:
         started, wall = time.perf_counter(), time.time()
         backend, status, error = -1, 0, ""
         try:
-            backend, response = await self.send(kind, n, user, question)
-            status = response.status_code
-        except httpx.HTTPError as exc:
+            backend, status = await self.send(kind, n, user, question)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             error = type(exc).__name__
         ms = (time.perf_counter() - started) * 1000
         ok = status == 200
@@ -92,7 +98,7 @@ class Load:
             t=wall, kind=kind, n=n, backend=backend, status=status, ok=ok, ms=round(ms, 1), error=error
         )
 
-    async def send(self, kind: str, n: int, user: int, question: str) -> tuple[int, httpx.Response]:
+    async def send(self, kind: str, n: int, user: int, question: str) -> tuple[int, int]:
         if kind == "rest":
             return await self.balancer.post(
                 "/api/v1/workspaces/bench/ask",
@@ -107,7 +113,7 @@ class Load:
             response_url=f"{self.response_base}{n}",
         )
         headers = signed_headers(self.secret, body, content_type="application/x-www-form-urlencoded")
-        return await self.balancer.post("/slack/events", content=body, headers=headers)
+        return await self.balancer.post("/slack/events", data=body, headers=headers)
 
     async def user(self, user: int, gap_s: float, until: float, seed: int) -> list[asyncio.Task[None]]:
         rng = random.Random(seed * 100_003 + user)
@@ -120,18 +126,16 @@ class Load:
 
 
 async def run(args: argparse.Namespace) -> None:
-    bases = args.apis.split(",")
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=100)
-    clients = [httpx.AsyncClient(base_url=b, timeout=args.timeout_s, limits=limits) for b in bases]
-    try:
+    connector = aiohttp.TCPConnector(limit=400)
+    timeout = aiohttp.ClientTimeout(total=args.timeout_s)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         with Path(args.out).open("w", buffering=1) as out:  # noqa: ASYNC230 - line-buffered: bench.load watches it
-            load = Load(Balancer(clients), args.key, args.secret, args.response_base, args.slack_share, out)
+            balancer = Balancer(session, args.apis.split(","))
+            load = Load(balancer, args.key, args.secret, args.response_base, args.slack_share, out)
             until = time.monotonic() + args.duration_s
             users = [load.user(u, args.gap_s, until, args.seed) for u in range(args.users)]
             spawned = await asyncio.gather(*users)
             await asyncio.gather(*(t for tasks in spawned for t in tasks))
-    finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
 
 
 def main() -> None:
