@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,14 +28,18 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class SlackAnswers:
+    """``session`` carries every Slack call of this worker (Web API and response_url replies), so a turn
+    reuses open connections instead of opening three."""
+
     settings: Settings
     services: Services
     turns: SlackTurns
+    session: aiohttp.ClientSession
 
     async def client_for(self, turn: SlackTurn) -> AsyncWebClient:
         """A Web API client with the bot token of the turn's team (multi-team: its stored install)."""
         if not self.settings.slack.client_id:
-            return slack.web_client(self.settings)
+            return slack.web_client(self.settings, session=self.session)
         bot = await slack.installation_store(self.services).async_find_bot(
             enterprise_id=turn.enterprise_id,
             team_id=turn.team_id,
@@ -42,7 +47,7 @@ class SlackAnswers:
         )
         if bot is None or not bot.bot_token:
             raise AuthError(f"no Slack installation for team {turn.team_id}")
-        return slack.web_client(self.settings, bot.bot_token)
+        return slack.web_client(self.settings, bot.bot_token, self.session)
 
     async def run(self, data: dict[str, Any]) -> None:
         """Answer the turn; if that fails (a database outage, found in the fault drill), the asker is told
@@ -66,10 +71,15 @@ class ChatAnswers:
 @contextlib.asynccontextmanager
 async def open_chat_answers(settings: Settings, services: Services) -> AsyncIterator[ChatAnswers]:
     """What a worker needs to answer chat turns, for each platform that is configured."""
-    answers = None
-    if settings.slack.signing_secret is not None:
-        answers = SlackAnswers(settings, services, SlackTurns(slack.commands(settings, services)))
-    async with teams.open_parts(settings, services) as parts:
+    timeout = aiohttp.ClientTimeout(total=30)  # what slack_sdk sets on the sessions it opens itself
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        teams.open_parts(settings, services) as parts,
+    ):
+        answers = None
+        if settings.slack.signing_secret is not None:
+            turns = SlackTurns(slack.commands(settings, services), session)
+            answers = SlackAnswers(settings, services, turns, session)
         yield ChatAnswers(answers, parts)
 
 

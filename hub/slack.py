@@ -35,15 +35,19 @@ ANSWER_JOB = "answer_slack"  # the worker function (hub.chat_jobs) that answers 
 log = logging.getLogger(__name__)
 
 
-def web_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+def web_client(
+    settings: Settings, token: str | None = None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     """The Web API client: the configured base URL, and 429s retried after Retry-After. Its token is
-    ``token``, else the single-team bot token (multi-team mode: none, bolt authorizes per team)."""
+    ``token``, else the single-team bot token (multi-team mode: none, bolt authorizes per team). With
+    ``session`` its calls share that session's connections (without, each call opens its own)."""
     configured = settings.slack.bot_token
     if token is None and configured is not None and not settings.slack.client_id:
         token = configured.get_secret_value()
     return AsyncWebClient(
         token=token,
         base_url=settings.slack.api_url,
+        session=session,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncConnectionErrorRetryHandler(max_retry_count=1),

@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
-from slack_bolt.context.respond.async_respond import AsyncRespond
+import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bots.commands import CommandRequest, Commands, Reply, refusal
 from bots.identity import ChatOrigin
@@ -85,14 +86,31 @@ async def guarded(
     return await act(checked)
 
 
-class SlackTurns:
-    """Answers turns and delivers the replies with a Web API client that holds the team's bot token."""
+Respond = Callable[..., Awaitable[Any]]
 
-    def __init__(self, commands: Commands) -> None:
+
+def responder(response_url: str | None, session: aiohttp.ClientSession | None) -> Respond:
+    """Replies to a command's or action's response_url, like Bolt's ``respond`` (same arguments), but
+    through ``session`` when given: Bolt opens a new HTTP session and connection for every reply."""
+
+    async def respond(**message: Any) -> None:
+        if not response_url:
+            raise ValueError("this turn has no response_url to reply to")
+        await AsyncWebhookClient(url=response_url, session=session).send(**message)
+
+    return respond
+
+
+class SlackTurns:
+    """Answers turns and delivers the replies with a Web API client that holds the team's bot token.
+    ``session``, when given, carries the response_url replies (a worker keeps one for its life)."""
+
+    def __init__(self, commands: Commands, session: aiohttp.ClientSession | None = None) -> None:
         self.commands = commands
+        self.session = session
 
     async def run(self, turn: SlackTurn, client: AsyncWebClient) -> None:
-        respond = AsyncRespond(response_url=turn.body.get("response_url"))
+        respond = responder(turn.body.get("response_url"), self.session)
         if turn.kind == "command":
             await self._command(turn.body, client, respond)
         elif turn.kind in ("mention", "message"):
@@ -109,7 +127,7 @@ class SlackTurns:
         """Best effort: tell the asker, privately, that this turn could not be answered."""
         try:
             if turn.body.get("response_url"):
-                respond = AsyncRespond(response_url=turn.body["response_url"])
+                respond = responder(turn.body["response_url"], self.session)
                 await respond(response_type="ephemeral", replace_original=False, text=UNAVAILABLE)
             elif client is not None and turn.kind in ("mention", "message"):
                 who = origin.from_event(turn.body, turn.event, thread_on_root=turn.kind == "mention")
@@ -119,12 +137,12 @@ class SlackTurns:
         except Exception:
             log.warning("could not tell the asker of a failed Slack %s", turn.kind, exc_info=True)
 
-    async def _command(self, body: Body, client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def _command(self, body: Body, client: AsyncWebClient, respond: Respond) -> None:
         text = str(body.get("text") or "")
         reply = await guarded(origin.from_command(body), client, lambda who: self._run(who, text))
         await respond(response_type="ephemeral", **blocks.reply_message(reply))
 
-    async def _share(self, turn: SlackTurn, client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def _share(self, turn: SlackTurn, client: AsyncWebClient, respond: Respond) -> None:
         token = str(turn.action.get("value", ""))
         who = origin.from_action(turn.body)
         reply = await guarded(who, client, lambda checked: self.commands.share(checked, token))
@@ -135,14 +153,14 @@ class SlackTurns:
         await client.chat_postMessage(channel=who.channel_id, **message)
         await respond(response_type="ephemeral", replace_original=False, text="Shared with the channel.")
 
-    async def _feedback(self, turn: SlackTurn, client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def _feedback(self, turn: SlackTurn, client: AsyncWebClient, respond: Respond) -> None:
         rating = 1 if turn.action.get("action_id") == blocks.FEEDBACK_UP else -1
         token = str(turn.action.get("value", ""))
         who = origin.from_action(turn.body)
         reply = await guarded(who, client, lambda checked: self.commands.feedback(checked, token, rating))
         await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply))
 
-    async def _related(self, turn: SlackTurn, client: AsyncWebClient, respond: AsyncRespond) -> None:
+    async def _related(self, turn: SlackTurn, client: AsyncWebClient, respond: Respond) -> None:
         """A related-question button asks that question, where the answer it came with was shown."""
         question = str(turn.action.get("value", ""))
         who = origin.from_action(turn.body)
