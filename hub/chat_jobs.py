@@ -28,18 +28,17 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class SlackAnswers:
-    """``session`` carries every Slack call of this worker (Web API and response_url replies), so a turn
-    reuses open connections instead of opening three."""
+    """The turns' session carries every Slack call of this worker (Web API and response_url replies),
+    so a turn reuses open connections instead of opening three."""
 
     settings: Settings
     services: Services
     turns: SlackTurns
-    session: aiohttp.ClientSession
 
     async def client_for(self, turn: SlackTurn) -> AsyncWebClient:
         """A Web API client with the bot token of the turn's team (multi-team: its stored install)."""
         if not self.settings.slack.client_id:
-            return slack.web_client(self.settings, session=self.session)
+            return slack.web_client(self.settings, session=self.turns.session)
         bot = await slack.installation_store(self.services).async_find_bot(
             enterprise_id=turn.enterprise_id,
             team_id=turn.team_id,
@@ -47,7 +46,7 @@ class SlackAnswers:
         )
         if bot is None or not bot.bot_token:
             raise AuthError(f"no Slack installation for team {turn.team_id}")
-        return slack.web_client(self.settings, bot.bot_token, self.session)
+        return slack.web_client(self.settings, bot.bot_token, self.turns.session)
 
     async def run(self, data: dict[str, Any]) -> None:
         """Answer the turn; if that fails (a database outage, found in the fault drill), the asker is told
@@ -79,7 +78,7 @@ async def open_chat_answers(settings: Settings, services: Services) -> AsyncIter
         answers = None
         if settings.slack.signing_secret is not None:
             turns = SlackTurns(slack.commands(settings, services), session)
-            answers = SlackAnswers(settings, services, turns, session)
+            answers = SlackAnswers(settings, services, turns)
         yield ChatAnswers(answers, parts)
 
 
