@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +81,44 @@ class Prepared:
     text: str
     chunks: list[Any] = field(default_factory=list)
     passages: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WrittenRow:
+    """A document row being written, whether it is new, and its text before (for change events)."""
+
+    document: Document
+    created: bool
+    previous: str | None
+
+
+def distinct_runs(todo: list[tuple[int, Prepared]]) -> list[list[tuple[int, Prepared]]]:
+    """Consecutive runs in which no document comes twice: a later copy must overwrite an earlier one."""
+    runs: list[list[tuple[int, Prepared]]] = []
+    seen: set[tuple[str, str]] = set()
+    for item in todo:
+        key = (item[1].incoming.source, item[1].incoming.external_id)
+        if not runs or key in seen:
+            runs.append([])
+            seen = set()
+        runs[-1].append(item)
+        seen.add(key)
+    return runs
+
+
+def fill(document: Document, prepared: Prepared, collection_id: int) -> None:
+    """Set a document row from what was parsed; ``indexed`` stays false until its vectors are written."""
+    incoming = prepared.incoming
+    document.collection_id = collection_id
+    document.source_id = incoming.source_id
+    document.title = prepared.title
+    document.url = incoming.url
+    document.doc_type = prepared.doc_type
+    document.content_hash = prepared.content_hash
+    document.text = prepared.text
+    document.acl = incoming.acl
+    document.indexed = False
+    document.updated_at = incoming.updated_at or utcnow()
 
 
 def passage_text(title: str, section: str, text: str) -> str:
@@ -188,45 +227,51 @@ class Indexer:
     async def _embed_and_write(
         self, workspace: Workspace, todo: list[tuple[int, Prepared]], results: dict[int, IngestResult]
     ) -> None:
+        """Embed the batch's passages in one go, then write each run of distinct documents together."""
         passages = [p for _, prepared in todo for p in prepared.passages]
         vectors = await asyncio.to_thread(self._embedder.embed, passages) if passages else np.zeros((0, 1))
         offset = 0
-        for i, prepared in todo:
-            n = len(prepared.passages)
-            created = await self._write(workspace, prepared, vectors[offset : offset + n])
+        for run in distinct_runs(todo):
+            n = sum(len(prepared.passages) for _, prepared in run)
+            created = await self._write(
+                workspace, [prepared for _, prepared in run], vectors[offset : offset + n]
+            )
             offset += n
-            results[i] = IngestResult(prepared.incoming.external_id, "created" if created else "updated", n)
+            for (i, prepared), new in zip(run, created, strict=True):
+                status: Status = "created" if new else "updated"
+                results[i] = IngestResult(prepared.incoming.external_id, status, len(prepared.passages))
         if todo:
             await self._bump_version(workspace)
 
-    async def _write(self, workspace: Workspace, prepared: Prepared, vectors: Any) -> bool:
+    async def _write(self, workspace: Workspace, batch: list[Prepared], vectors: Any) -> list[bool]:
+        """Write distinct documents' rows, postings and vectors; whether each document is new.
+
+        One transaction and one vector upsert serve them all: done per document, their fixed costs were
+        most of ingest after the model (bench/README.md, ingest throughput).
+        """
         async with self._sessions.begin() as session:
-            previous = await self._previous_text(session, workspace, prepared.incoming)
-            document, created = await self._upsert_row(session, workspace, prepared)
-            chunk_ids = await self._replace_chunks(session, workspace, document, prepared)
-        collection = prepared.incoming.collection
-        metadatas = [vector_metadata(document, collection, c.ord) for c in prepared.chunks]
-        if not created:  # a new document has no vectors to delete yet
-            await self._vectors.delete_document(workspace.uid, document.id)
+            rows = await self._upsert_rows(session, workspace, batch)
+            chunk_ids = await self._replace_chunks(session, workspace, [row.document for row in rows], batch)
+        metadatas = [
+            vector_metadata(row.document, prepared.incoming.collection, c.ord)
+            for row, prepared in zip(rows, batch, strict=True)
+            for c in prepared.chunks
+        ]
+        replaced = [row.document.id for row in rows if not row.created]  # new documents have no vectors
+        if replaced:
+            await self._vectors.delete_documents(workspace.uid, replaced)
         await self._vectors.add(workspace.uid, chunk_ids, vectors, metadatas)
         async with self._sessions.begin() as session:
-            await session.execute(update(Document).where(Document.id == document.id).values(indexed=True))
-        await self._announce(document, "added" if created else "changed", previous, prepared.text)
-        return created
-
-    async def _previous_text(
-        self, session: AsyncSession, workspace: Workspace, incoming: IncomingDocument
-    ) -> str | None:
-        if self._events is None:
-            return None
-        previous: str | None = await session.scalar(
-            select(Document.text).where(
-                Document.workspace_id == workspace.id,
-                Document.source == incoming.source,
-                Document.external_id == incoming.external_id,
+            await session.execute(
+                update(Document)
+                .where(Document.id.in_([row.document.id for row in rows]))
+                .values(indexed=True)
             )
-        )
-        return previous
+        for row, prepared in zip(rows, batch, strict=True):
+            await self._announce(
+                row.document, "added" if row.created else "changed", row.previous, prepared.text
+            )
+        return [row.created for row in rows]
 
     async def _announce(self, document: Document, change: Change, old: str | None, new: str | None) -> None:
         if self._events is None:
@@ -244,60 +289,63 @@ class Indexer:
         )
         await self._events.publish(event)
 
-    async def _upsert_row(
-        self, session: AsyncSession, workspace: Workspace, prepared: Prepared
-    ) -> tuple[Document, bool]:
-        incoming = prepared.incoming
-        collection_id = await ensure_collection(session, workspace.id, incoming.collection)
-        document = await session.scalar(
+    async def _upsert_rows(
+        self, session: AsyncSession, workspace: Workspace, batch: list[Prepared]
+    ) -> list[WrittenRow]:
+        """Insert or update the document rows of distinct documents, found with one SELECT."""
+        found = await session.scalars(
             select(Document).where(
                 Document.workspace_id == workspace.id,
-                Document.source == incoming.source,
-                Document.external_id == incoming.external_id,
+                Document.external_id.in_([p.incoming.external_id for p in batch]),
             )
         )
-        created = document is None
-        if document is None:
-            document = Document(
-                workspace_id=workspace.id, source=incoming.source, external_id=incoming.external_id
-            )
-            session.add(document)
-        document.collection_id = collection_id
-        document.source_id = incoming.source_id
-        document.title = prepared.title
-        document.url = incoming.url
-        document.doc_type = prepared.doc_type
-        document.content_hash = prepared.content_hash
-        document.text = prepared.text
-        document.acl = incoming.acl
-        document.indexed = False
-        document.updated_at = incoming.updated_at or utcnow()
+        existing = {(d.source, d.external_id): d for d in found}
+        collections = {
+            name: await ensure_collection(session, workspace.id, name)
+            for name in sorted({p.incoming.collection for p in batch})
+        }
+        rows = []
+        for prepared in batch:
+            incoming = prepared.incoming
+            document = existing.get((incoming.source, incoming.external_id))
+            row = WrittenRow(document or Document(), document is None, document.text if document else None)
+            if document is None:
+                row.document.workspace_id = workspace.id
+                row.document.source = incoming.source
+                row.document.external_id = incoming.external_id
+                session.add(row.document)
+            fill(row.document, prepared, collections[incoming.collection])
+            rows.append(row)
         await session.flush()
-        return document, created
+        return rows
 
     async def _replace_chunks(
-        self, session: AsyncSession, workspace: Workspace, document: Document, prepared: Prepared
+        self, session: AsyncSession, workspace: Workspace, documents: list[Document], batch: list[Prepared]
     ) -> list[int]:
-        old = list((await session.scalars(select(Chunk.id).where(Chunk.document_id == document.id))).all())
-        await keyword.remove(session, workspace.id, old)
-        await session.execute(delete(Chunk).where(Chunk.document_id == document.id))
-        counts = [self._analyzer.term_counts(p) for p in prepared.passages]
-        rows = [
-            Chunk(
-                workspace_id=workspace.id,
-                document_id=document.id,
-                ord=c.ord,
-                start=c.start,
-                end=c.end,
-                section=c.section,
-                length=sum(tc.values()),
-            )
-            for c, tc in zip(prepared.chunks, counts, strict=True)
-        ]
-        session.add_all(rows)
+        """Chunk rows and postings of the documents, in place of their old ones; the new chunk ids."""
+        ids = [d.id for d in documents]
+        old = list((await session.scalars(select(Chunk.id).where(Chunk.document_id.in_(ids)))).all())
+        if old:
+            await keyword.remove(session, workspace.id, old)
+            await session.execute(delete(Chunk).where(Chunk.document_id.in_(ids)))
+        chunks: list[tuple[Chunk, Counter[str]]] = []
+        for document, prepared in zip(documents, batch, strict=True):
+            for c, passage in zip(prepared.chunks, prepared.passages, strict=True):
+                counts = self._analyzer.term_counts(passage)
+                row = Chunk(
+                    workspace_id=workspace.id,
+                    document_id=document.id,
+                    ord=c.ord,
+                    start=c.start,
+                    end=c.end,
+                    section=c.section,
+                    length=sum(counts.values()),
+                )
+                chunks.append((row, counts))
+        session.add_all([row for row, _ in chunks])
         await session.flush()
-        await keyword.add(session, workspace.id, [(r.id, tc) for r, tc in zip(rows, counts, strict=True)])
-        return [r.id for r in rows]
+        await keyword.add(session, workspace.id, [(row.id, counts) for row, counts in chunks])
+        return [row.id for row, _ in chunks]
 
     async def _bump_version(self, workspace: Workspace) -> None:
         async with self._sessions.begin() as session:
@@ -320,7 +368,7 @@ class Indexer:
             )
             if document is None:
                 return False
-            await self._vectors.delete_document(workspace.uid, document.id)
+            await self._vectors.delete_documents(workspace.uid, [document.id])
             chunk_ids = list(
                 (await session.scalars(select(Chunk.id).where(Chunk.document_id == document.id))).all()
             )

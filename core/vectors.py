@@ -127,8 +127,11 @@ class VectorIndex:
                 metadatas=list(metadatas[lo : lo + 1000]),
             )
 
-    async def delete_document(self, workspace_uid: str, document_row_id: int) -> None:
-        await self._call(workspace_uid, "delete", where={"doc": document_row_id})
+    async def delete_documents(self, workspace_uid: str, document_row_ids: Sequence[int]) -> None:
+        for lo in range(0, len(document_row_ids), 500):
+            await self._call(
+                workspace_uid, "delete", where={"doc": {"$in": list(document_row_ids[lo : lo + 500])}}
+            )
 
     async def query(
         self, workspace_uid: str, vector: Vectors, *, limit: int, where: Where | None

@@ -135,6 +135,47 @@ async def test_update_replaces_old_chunks_everywhere(any_services: Services) -> 
     assert postings == chunks
 
 
+async def test_a_batch_of_new_changed_and_repeated_documents_leaves_one_consistent_copy_each(
+    any_services: Services,
+) -> None:
+    """One batch is written with one transaction and one vector upsert: new and changed documents side by
+    side, and a document that comes twice ends as its later copy, with nothing of the earlier left."""
+    services = any_services
+    workspace = await new_workspace(services, "batch")
+    await ingest_all(
+        services.indexer, workspace, [IncomingDocument(f"{i}.txt", b"Walrus %d." % i) for i in range(3)]
+    )
+    batch = [
+        IncomingDocument("0.txt", b"Narwhal tusk care."),  # changed
+        IncomingDocument("new.txt", b"Ocelot enclosure rota."),  # new
+        IncomingDocument("twice.txt", b"Pangolin diet, first draft."),
+        IncomingDocument("1.txt", b"Walrus 1."),  # unchanged
+        IncomingDocument("twice.txt", b"Axolotl tank, final copy."),
+    ]
+    results = await services.indexer.upsert_many(workspace, batch)
+    assert [r.status for r in results] == ["updated", "created", "created", "unchanged", "updated"]
+    assert await count(services, Document, workspace) == 5
+    async with services.sessions() as session:
+        chunk_ids = set(
+            (await session.scalars(select(Chunk.id).where(Chunk.workspace_id == workspace.id))).all()
+        )
+        postings = set(
+            (
+                await session.scalars(select(Posting.chunk_id).where(Posting.workspace_id == workspace.id))
+            ).all()
+        )
+        texts = dict((await session.execute(select(Document.external_id, Document.text))).all())
+    assert await services.vectors.chunk_ids(workspace.uid) == chunk_ids == postings
+    assert len(chunk_ids) == 5
+    assert texts["twice.txt"] == "Axolotl tank, final copy." and texts["0.txt"] == "Narwhal tusk care."
+    assert [h.document_id for h in await services.retriever.search(workspace, "axolotl tank", limit=1)] == [
+        "twice.txt"
+    ]
+    hits = await services.retriever.search(workspace, "pangolin diet walrus", limit=10)
+    assert all("pangolin" not in h.text.lower() for h in hits)
+    assert {h.document_id for h in hits if "walrus" in h.text.lower()} == {"1.txt", "2.txt"}
+
+
 async def test_delete_removes_document_chunks_postings_and_vectors(any_services: Services) -> None:
     services = any_services
     workspace = await new_workspace(services, "delete")

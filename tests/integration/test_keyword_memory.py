@@ -148,7 +148,8 @@ async def test_the_change_log_is_pruned_and_a_reader_behind_it_reloads(
         )
     memory = MemoryKeywords(reader)
     await memory.current(workspace)  # at generation 990
-    await ingest_all(any_services.indexer, workspace, documents("a", 10, seed=9))  # 991 ... 1000
+    for document in documents("a", 10, seed=9):  # one generation per upsert: 991 ... 1000
+        await any_services.indexer.upsert(workspace, document)
     async with any_services.sessions() as session:
         kept = set((await session.scalars(select(KeywordChange.generation))).all())
     assert kept == {996, 997, 998, 999, 1000}  # pruned when generation 1000 was written
