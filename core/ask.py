@@ -191,7 +191,7 @@ class AskService:
     async def _extractive_answer(
         self, workspace: Workspace, question: Question, hits: list[SearchHit], vector: Vectors
     ) -> Answer:
-        extract = await self._extractive.extract(question.text, hits, vector)
+        extract = await self._extractive.extract(question.text, hits, vector, scope=workspace.uid)
         return Answer(
             workspace=workspace.name,
             question=question.text,

@@ -5,7 +5,8 @@ whether they offer the kind of answer asked for; the best few are then embedded 
 similarity to the question. The answer is the best one to three sentences, capped in length.
 
 Embedding is nearly all the cost of an answer, so the question's vector comes from retrieval when it has
-one, and sentence vectors are remembered (``VectorMemo``): popular documents' sentences are embedded once.
+one, and sentence vectors are remembered (``VectorMemo``) and, with Redis, shared between processes
+(``core.cache.SharedVectors``): popular documents' sentences are embedded once per deployment.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from core import question_type
 from core.analysis import Analyzer
+from core.cache import SharedVectors
 from core.embeddings import Embedder, VectorMemo, Vectors
 from core.ingest.sentences import split_sentences
 from core.models import Citation, SearchHit
@@ -90,24 +92,36 @@ def lexical_scores(analyzer: Analyzer, question: str, texts: list[str]) -> list[
 
 class ExtractiveAnswerer:
     def __init__(
-        self, embedder: Embedder, analyzer: Analyzer, config: ExtractiveConfig | None = None
+        self,
+        embedder: Embedder,
+        analyzer: Analyzer,
+        config: ExtractiveConfig | None = None,
+        *,
+        shared: SharedVectors | None = None,
     ) -> None:
         self._embedder = embedder
         self._analyzer = analyzer
         self.config = config or ExtractiveConfig()
         self.memo = VectorMemo(self.config.remembered_sentences)
+        self._shared = shared
 
     async def extract(
-        self, question: str, hits: list[SearchHit], question_vector: Vectors | None = None
+        self,
+        question: str,
+        hits: list[SearchHit],
+        question_vector: Vectors | None = None,
+        *,
+        scope: str | None = None,
     ) -> Extract:
-        """The answer from the hits; ``question_vector`` is the question's embedding if already known."""
+        """The answer from the hits; ``question_vector`` is the question's embedding if already known.
+        ``scope`` (the workspace uid) lets sentence vectors be shared with other processes."""
         pool = self._shortlist(question, candidates(hits, self.config.hits))
         if not pool:
             return Extract("", [], 0.0, True)
         texts = [cand.text for cand, _, _ in pool]
         if question_vector is None:
             question_vector = (await self._embed([question]))[0]
-        dense = await self._sentence_vectors(texts) @ question_vector
+        dense = await self._sentence_vectors(texts, scope) @ question_vector
         scores = [
             pre + self.config.dense_weight * float(d) for (_, pre, _), d in zip(pool, dense, strict=True)
         ]
@@ -121,17 +135,28 @@ class ExtractiveAnswerer:
     async def _embed(self, texts: list[str]) -> Vectors:
         return await asyncio.to_thread(self._embedder.embed, texts)
 
-    async def _sentence_vectors(self, texts: list[str]) -> Vectors:
-        """One row per text: remembered ones from the memo, the rest embedded in one batch (off the loop)."""
-        known = [self.memo.get(text) for text in texts]
-        missing = list(dict.fromkeys(t for t, v in zip(texts, known, strict=True) if v is None))
-        fresh: dict[str, Vectors] = {}
+    async def _sentence_vectors(self, texts: list[str], scope: str | None) -> Vectors:
+        """One row per text: remembered here, else shared by another process, else embedded now in one
+        batch (off the loop) and shared."""
+        known: dict[str, Vectors] = {}
+        for text in dict.fromkeys(texts):
+            if (vector := self.memo.get(text)) is not None:
+                known[text] = vector
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing and self._shared is not None and scope:
+            for text, shared in zip(missing, await self._shared.get(scope, missing), strict=True):
+                if shared is not None:
+                    known[text] = shared
+                    self.memo.put(text, shared)
+            missing = [text for text in missing if text not in known]
         if missing:
-            vectors = await self._embed(missing)
-            fresh = dict(zip(missing, vectors, strict=True))
+            fresh = dict(zip(missing, await self._embed(missing), strict=True))
             for text, vector in fresh.items():
+                known[text] = vector
                 self.memo.put(text, vector)
-        return np.stack([v if v is not None else fresh[t] for t, v in zip(texts, known, strict=True)])
+            if self._shared is not None and scope:
+                await self._shared.put(scope, fresh)
+        return np.stack([known[text] for text in texts])
 
     def _shortlist(self, question: str, pool: list[Candidate]) -> list[tuple[Candidate, float, float]]:
         """(candidate, cheap score, lexical score) for the best few by the features that need no model."""

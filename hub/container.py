@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.analysis import Analyzer
 from core.ask import AskParts, AskService
-from core.cache import QueryCache
+from core.cache import QueryCache, SharedVectors
 from core.costs import CostLedger
 from core.db import Sessions, make_engine, make_sessions
 from core.embeddings import Embedder, MiniLMEmbedder, OpenAIEmbedder
@@ -199,7 +199,19 @@ def assemble(
         rules = SelectionRules(settings.llm.short_question_words, dict(settings.llm.workspace_tiers))
         llm = GroundedAnswerer(router, ledger, related, rules=rules, abstain_below=settings.llm.abstain_below)
         parts = dataclasses.replace(parts, generator=llm, rewriter=llm)
-    asker = AskService(sessions, retriever, ExtractiveAnswerer(embedder, analyzer), parts=parts)
+    shared = (
+        SharedVectors(
+            redis,
+            embedder.name,
+            embedder.dim,
+            ttl_s=settings.cache.sentence_vectors_ttl_s,
+            on_lookup=lambda hit: metrics.record_cache("sentence_vectors", hit),
+        )
+        if redis is not None and settings.cache.sentence_vectors_ttl_s > 0
+        else None
+    )
+    extractive = ExtractiveAnswerer(embedder, analyzer, shared=shared)
+    asker = AskService(sessions, retriever, extractive, parts=parts)
     services = Services(
         settings,
         engine,

@@ -60,8 +60,12 @@ class LLMSettings(BaseModel):
 
 
 class CacheSettings(BaseModel):
+    """``enabled``/``ttl_s``: the query cache (whole answers). ``sentence_vectors_ttl_s``: how long an
+    answer sentence's vector, once embedded by one process, serves the others (0: each embeds its own)."""
+
     enabled: bool = True
     ttl_s: int = Field(default=86400, gt=0)
+    sentence_vectors_ttl_s: int = Field(default=3600, ge=0)
 
 
 class EmbeddingSettings(BaseModel):

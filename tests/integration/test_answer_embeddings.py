@@ -11,16 +11,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from redis.asyncio import Redis
 
 from core import workspaces
 from core.analysis import Analyzer
+from core.cache import SharedVectors
 from core.embeddings import MiniLMEmbedder, VectorMemo, Vectors, batches
-from core.extractive import ExtractiveAnswerer, ExtractiveConfig
+from core.extractive import ExtractiveAnswerer, ExtractiveConfig, candidates
 from core.indexing import IncomingDocument, ingest_all
 from core.models import Asker, Question
 from core.tables import Workspace
 from hub.container import Services, open_services
 from hub.migrate import upgrade
+from hub.runtime import free_port
 from hub.settings import Settings
 
 ASKER = Asker(platform="api", user_id="u1")
@@ -159,3 +162,80 @@ def test_batches_group_near_equal_lengths_up_to_the_batch_size() -> None:
         for group in grouped:
             real = sum(lengths[i] for i in group)
             assert len(group) <= 8 and max(lengths[i] for i in group) * len(group) <= 1.25 * real
+
+
+@pytest.fixture
+async def two_workspaces(
+    settings: Settings, embedder: MiniLMEmbedder, redis_url: str
+) -> AsyncIterator[tuple[Services, Workspace, Workspace]]:
+    """One process's services on real Redis, and two workspaces holding the same handbook."""
+    async with open_services(
+        settings.model_copy(update={"redis_url": redis_url}), embedder=embedder
+    ) as services:
+        assert services.redis is not None
+        await services.redis.flushdb()
+        await upgrade(services.engine)
+        async with services.sessions.begin() as session:
+            alpha = await workspaces.create(session, "alpha")
+            beta = await workspaces.create(session, "beta")
+        for workspace in (alpha, beta):
+            await ingest_all(
+                services.indexer, workspace, [IncomingDocument("handbook.md", HANDBOOK.encode())]
+            )
+        yield services, alpha, beta
+
+
+async def other_process_extract(
+    services: Services, answerer: ExtractiveAnswerer, workspace: Workspace, question: str
+) -> Any:
+    hits = await services.retriever.search(workspace, question, limit=8)
+    return await answerer.extract(question, hits, scope=workspace.uid)
+
+
+async def test_a_sentence_one_process_embedded_serves_the_others_of_its_workspace_only(
+    two_workspaces: tuple[Services, Workspace, Workspace], embedder: MiniLMEmbedder
+) -> None:
+    services, alpha, beta = two_workspaces
+    assert services.redis is not None
+    first = await services.asker.ask(alpha, Question(text=QUESTIONS[0]), ASKER)  # this process embeds
+    counting = CountingEmbedder(embedder)  # another process: nothing remembered of its own
+    other = ExtractiveAnswerer(counting, Analyzer(), shared=SharedVectors(services.redis, embedder.name, 384))
+    extract = await other_process_extract(services, other, alpha, QUESTIONS[0])
+    assert counting.texts == [QUESTIONS[0]]  # the question only: every sentence came from Redis
+    assert extract.text == first.answer and [c.quote for c in extract.citations] == [
+        c.quote for c in first.citations
+    ]
+    counting.texts.clear()
+    third = ExtractiveAnswerer(counting, Analyzer(), shared=SharedVectors(services.redis, embedder.name, 384))
+    await other_process_extract(services, third, beta, QUESTIONS[0])  # the same sentences, in beta
+    assert len(set(counting.texts) - {QUESTIONS[0]}) >= 2  # beta's are embedded: no key spans workspaces
+    keys = [key async for key in services.redis.scan_iter(match="sb:vec:*")]
+    assert keys and {key.decode().split(":")[2] for key in keys} == {alpha.uid, beta.uid}
+    assert all("hotel" not in key.decode() for key in keys)  # digests, never the text
+    ttls = [await services.redis.ttl(key) for key in keys]
+    assert all(0 < ttl <= 3600 for ttl in ttls)
+
+
+async def test_a_redis_outage_or_a_bad_entry_costs_an_embedding_never_the_answer(
+    two_workspaces: tuple[Services, Workspace, Workspace], embedder: MiniLMEmbedder
+) -> None:
+    services, alpha, _ = two_workspaces
+    assert services.redis is not None
+    forgetful = ExtractiveAnswerer(embedder, Analyzer(), ExtractiveConfig(remembered_sentences=0))
+    expected = await other_process_extract(services, forgetful, alpha, QUESTIONS[1])
+    shared = SharedVectors(services.redis, embedder.name, 384)
+    hits = await services.retriever.search(alpha, QUESTIONS[1], limit=8)
+    sentences = [c.text for c in candidates(hits, ExtractiveConfig().hits)]
+    for text in sentences:
+        await services.redis.set(shared.key(alpha.uid, text), b"not a vector")
+    counting = CountingEmbedder(embedder)
+    repaired = ExtractiveAnswerer(counting, Analyzer(), shared=shared)
+    got = await other_process_extract(services, repaired, alpha, QUESTIONS[1])
+    assert got == expected and len(counting.texts) > 1  # bad entries were embedded again
+    assert all(v is not None for v in await shared.get(alpha.uid, counting.texts[1:]))  # and replaced
+    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}", socket_connect_timeout=0.5)
+    try:
+        offline = ExtractiveAnswerer(embedder, Analyzer(), shared=SharedVectors(down, embedder.name, 384))
+        assert await other_process_extract(services, offline, alpha, QUESTIONS[1]) == expected
+    finally:
+        await down.aclose()
