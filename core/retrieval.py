@@ -19,7 +19,7 @@ from core.analysis import Analyzer
 from core.db import Sessions, autocommit
 from core.embeddings import Embedder, Vectors
 from core.errors import IndexMismatch
-from core.keyword_memory import MemoryKeywords
+from core.keyword_memory import MemoryKeywords, WorkspaceKeywords
 from core.models import SearchFilters, SearchHit
 from core.tables import Chunk, Collection, Document, Workspace
 from core.vectors import VectorIndex, Where
@@ -261,13 +261,18 @@ class Retriever:
         short list is ranked again with the pre-filter as usual."""
         held = self._memory.held(workspace)
         over = 1 if held is not None and not held.private else max(1, self.config.overfetch)
-        index, (vector_wide, vector) = await asyncio.gather(
-            self._memory.current(workspace),
+
+        async def keyword_side() -> tuple[WorkspaceKeywords, list[tuple[int, float]]]:
+            # scored on the loop while the query is embedded in a thread, not after it
+            index = await self._memory.current(workspace)
+            if self.config.mode == "vector":
+                return index, []
+            return index, index.search(self._analyzer.term_counts(query), keyword_k, public_only=True)
+
+        (index, keyword_hits), (vector_wide, vector) = await asyncio.gather(
+            keyword_side(),
             self._vector(workspace, query, SearchFilters(), Access(), k=vector_k * over, vector=vector),
         )
-        keyword_hits: list[tuple[int, float]] = []
-        if self.config.mode != "vector":
-            keyword_hits = index.search(self._analyzer.term_counts(query), keyword_k, public_only=True)
         vector_hits = admitted(vector_wide, index.public, vector_k)
         if short(vector_hits, vector_wide, vector_k, over):
             public = Access(public_only=True)
