@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from core import audit
 from core.embeddings import Embedder
 from hub import admin, errors, outbound, push, slack, teams
 from hub.admission import Admission
@@ -42,6 +43,7 @@ def create_app(
         async with (
             open_services(web_settings(settings), embedder=embedder, metrics=app.state.metrics) as services,
             push.wired(services) as app.state.inbound,
+            audit.BatchedAuditLog(services.sessions).closed() as app.state.search_audit,
         ):
             await ensure_schema(services.engine)
             app.state.services = services
