@@ -139,16 +139,19 @@ class ExtractiveAnswerer:
         """One row per text: remembered here, else shared by another process, else embedded now in one
         batch (off the loop) and shared."""
         known: dict[str, Vectors] = {}
+        missing: list[str] = []
         for text in dict.fromkeys(texts):
             if (vector := self.memo.get(text)) is not None:
                 known[text] = vector
-        missing = [text for text in dict.fromkeys(texts) if text not in known]
+            else:
+                missing.append(text)
         if missing and self._shared is not None and scope:
-            for text, shared in zip(missing, await self._shared.get(scope, missing), strict=True):
-                if shared is not None:
-                    known[text] = shared
-                    self.memo.put(text, shared)
-            missing = [text for text in missing if text not in known]
+            found = dict(zip(missing, await self._shared.get(scope, missing), strict=True))
+            for text, vector in found.items():
+                if vector is not None:
+                    known[text] = vector
+                    self.memo.put(text, vector)
+            missing = [text for text in missing if found[text] is None]
         if missing:
             fresh = dict(zip(missing, await self._embed(missing), strict=True))
             for text, vector in fresh.items():

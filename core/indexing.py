@@ -308,14 +308,15 @@ class Indexer:
         for prepared in batch:
             incoming = prepared.incoming
             document = existing.get((incoming.source, incoming.external_id))
-            row = WrittenRow(document or Document(), document is None, document.text if document else None)
             if document is None:
-                row.document.workspace_id = workspace.id
-                row.document.source = incoming.source
-                row.document.external_id = incoming.external_id
-                session.add(row.document)
-            fill(row.document, prepared, collections[incoming.collection])
-            rows.append(row)
+                document = Document(
+                    workspace_id=workspace.id, source=incoming.source, external_id=incoming.external_id
+                )
+                session.add(document)
+                rows.append(WrittenRow(document, created=True, previous=None))
+            else:
+                rows.append(WrittenRow(document, created=False, previous=document.text))
+            fill(document, prepared, collections[incoming.collection])
         await session.flush()
         return rows
 

@@ -23,6 +23,17 @@ async def written(services: Services) -> list[str]:
         return list((await session.scalars(select(AuditEvent.target).order_by(AuditEvent.id))).all())
 
 
+async def written_soon(services: Services, count: int, timeout_s: float = 10.0) -> list[str]:
+    """The written targets once there are ``count`` of them (or the deadline passed)."""
+    found: list[str] = []
+    for _ in range(int(timeout_s / 0.02)):
+        found = await written(services)
+        if len(found) >= count:
+            break
+        await asyncio.sleep(0.02)
+    return found
+
+
 class FlakySessions:
     """The real session factory, whose ``begin`` fails while ``down`` (a database outage); counts writes."""
 
@@ -44,8 +55,7 @@ async def test_entries_added_together_are_written_in_one_transaction(services: S
     for n in range(40):
         batched.add(entry(n))
     assert await written(services) == []  # not on the request path
-    await asyncio.sleep(0.3)
-    assert await written(services) == [f"q{n}" for n in range(40)]
+    assert await written_soon(services, 40) == [f"q{n}" for n in range(40)]
     assert sessions.transactions == 1
 
 
@@ -58,8 +68,7 @@ async def test_an_outage_keeps_entries_until_the_database_is_back(services: Serv
     batched.add(entry(2))  # while the writer retries
     assert await written(services) == []
     sessions.down = False
-    await asyncio.sleep(0.3)
-    assert await written(services) == ["q1", "q2"]
+    assert await written_soon(services, 2) == ["q1", "q2"]
 
 
 async def test_pending_entries_are_written_at_an_orderly_stop(services: Services) -> None:
@@ -77,6 +86,7 @@ async def test_beyond_the_bound_entries_are_counted_as_dropped_not_kept(services
         batched.add(entry(n))
     assert batched.dropped == 2
     sessions.down = False
-    await asyncio.sleep(0.3)
+    assert await written_soon(services, 3) == ["q0", "q1", "q2"]
+    await asyncio.sleep(0.2)  # and no more than those
     async with services.sessions() as session:
         assert await session.scalar(select(func.count(AuditEvent.id))) == 3
