@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.db import Reads, Sessions, autocommit
 from core.errors import InvalidInput, NotFound
 from core.models import ROLES
 from core.tables import ApiKey, Workspace, as_utc, utcnow
@@ -58,25 +59,24 @@ async def create(
 
 
 async def authenticate(
-    session: AsyncSession, presented: str, workspace: str
+    reads: Reads, sessions: Sessions, presented: str, workspace: str
 ) -> tuple[Principal, Workspace | None] | None:
     """The principal for a presented key, with the workspace of that name if there is one (read in the
     same statement: this runs on every REST call), or None. Constant-time compare; revoked keys fail."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    row = (
-        await session.execute(
-            select(ApiKey, Workspace)
-            .outerjoin(Workspace, Workspace.name == workspace)
-            .where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None))
-        )
-    ).first()
-    if row is None or not hmac.compare_digest(row[0].key_hash, _hash(presented)):
+    rows = await reads.entities(
+        select(ApiKey, Workspace)
+        .outerjoin(Workspace, Workspace.name == workspace)
+        .where(ApiKey.prefix == parts[1], ApiKey.revoked_at.is_(None))
+    )
+    if not rows or not hmac.compare_digest(rows[0][0].key_hash, _hash(presented)):
         return None
-    key, found = row[0], row[1]
+    key, found = rows[0][0], rows[0][1]
     if stale(key.last_used_at):
-        await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
+        async with autocommit(sessions) as session:
+            await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
     return Principal(key.id, key.workspace_id, key.role), found
 
 

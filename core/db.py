@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import URL, Engine, Executable, Row, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 Sessions = async_sessionmaker[AsyncSession]
+AnyRow = Row[*tuple[Any, ...]]
+Params = Mapping[str, Any]
 
 # A pooled PostgreSQL connection idle for longer than this is checked with one round trip before use.
 PING_AFTER_IDLE_S = 1.0
@@ -72,6 +78,90 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class Reads(ABC):
+    """The short reads on the request path (an API key, a keyword generation, the rows of a search's
+    hits): each statement is its own transaction and sees what was committed before it began."""
+
+    @abstractmethod
+    async def rows(self, statement: Executable, params: Params | None = None) -> Sequence[AnyRow]:
+        """Rows of a statement that selects columns, not entities."""
+
+    @abstractmethod
+    async def entities(self, statement: Executable, params: Params | None = None) -> Sequence[AnyRow]:
+        """Rows of ORM entities: detached, their columns loaded."""
+
+    async def scalar(self, statement: Executable, params: Params | None = None) -> Any:
+        found = await self.rows(statement, params)
+        return found[0][0] if found else None
+
+    async def close(self) -> None:
+        return None
+
+
+class SessionReads(Reads):
+    """Reads through the async engine: PostgreSQL, where asyncpg makes one round trip per statement."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
+
+    async def rows(self, statement: Executable, params: Params | None = None) -> Sequence[AnyRow]:
+        async with autocommit(self._sessions) as session:
+            return (await session.execute(statement, params)).all()
+
+    async def entities(self, statement: Executable, params: Params | None = None) -> Sequence[AnyRow]:
+        return await self.rows(statement, params)
+
+
+class ThreadedSQLiteReads(Reads):
+    """Reads that run whole, statement and fetch, on pooled sqlite3 connections in a few threads of
+    their own. Through aiosqlite every driver call of a statement (cursor, execute, fetch, close, the
+    pool's reset) is a hop to the connection's thread and back through the event loop: about 1 ms of a
+    web process's CPU per statement, against about 0.1 ms in one hop. WAL lets these connections read
+    while another writes; ``query_only`` keeps them from ever writing."""
+
+    def __init__(self, url: URL, *, threads: int = 4) -> None:
+        self._engine: Engine = create_engine(
+            url.set(drivername="sqlite+pysqlite"),
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=threads,
+            max_overflow=0,
+        )
+        event.listen(self._engine, "connect", _read_only_pragmas)
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="sqlite-reads")
+
+    def _rows(self, statement: Executable, params: Params | None) -> Sequence[AnyRow]:
+        with self._engine.connect() as connection:  # no ORM session: a third of the cost of a read
+            return connection.execute(statement, params).all()
+
+    def _entities(self, statement: Executable, params: Params | None) -> Sequence[AnyRow]:
+        with Session(self._engine) as session:
+            return session.execute(statement, params).all()
+
+    async def rows(self, statement: Executable, params: Params | None = None) -> Sequence[AnyRow]:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, self._rows, statement, params)
+
+    async def entities(self, statement: Executable, params: Params | None = None) -> Sequence[AnyRow]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, self._entities, statement, params)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._threads.shutdown)
+        self._engine.dispose()
+
+
+def _read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def make_reads(engine: AsyncEngine, sessions: Sessions) -> Reads:
+    if engine.dialect.name == "sqlite":
+        return ThreadedSQLiteReads(engine.url)
+    return SessionReads(sessions)
 
 
 @contextlib.asynccontextmanager

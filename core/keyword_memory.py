@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core import keyword
-from core.db import Sessions, autocommit
+from core.db import Reads, SessionReads, Sessions
 from core.keyword import K1, B, idf
 from core.tables import Workspace
 
@@ -228,8 +228,10 @@ class MemoryKeywords:
     """This process's in-memory keyword indexes, one per workspace, each replayed up to the committed
     generation before it answers."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, reads: Reads | None = None) -> None:
         self._sessions = sessions
+        self._reads = reads or SessionReads(sessions)  # the generation check runs before every search
+        self._generation = keyword.generation_query()
         self._indexes: dict[str, WorkspaceKeywords] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -248,8 +250,8 @@ class MemoryKeywords:
 
     async def current(self, workspace: Workspace) -> WorkspaceKeywords:
         """The workspace's index, brought up to the generation committed now."""
-        async with autocommit(self._sessions) as session:
-            committed = await keyword.generation(session, workspace.id)
+        found = await self._reads.scalar(self._generation, {"workspace_id": workspace.id})
+        committed = keyword.committed(found)
         if committed < 0:  # the workspace was deleted
             self._indexes.pop(workspace.uid, None)
             return WorkspaceKeywords(committed)

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Row, Select, Text, cast, func, or_, select
 
 from core import keyword
 from core.analysis import Analyzer
-from core.db import Sessions, autocommit
+from core.db import Reads, SessionReads, Sessions
 from core.embeddings import Embedder, Vectors
 from core.errors import IndexMismatch
 from core.keyword_memory import MemoryKeywords, WorkspaceKeywords
@@ -163,13 +163,16 @@ class Retriever:
         embedder: Embedder,
         analyzer: Analyzer,
         config: RetrievalConfig | None = None,
+        *,
+        reads: Reads | None = None,
     ) -> None:
         self._sessions = sessions
+        self._reads = reads or SessionReads(sessions)
         self._vectors = vectors
         self._embedder = embedder
         self._analyzer = analyzer
         self.config = config or RetrievalConfig()
-        self._memory = MemoryKeywords(sessions)
+        self._memory = MemoryKeywords(sessions, self._reads)
 
     async def search(
         self,
@@ -396,8 +399,7 @@ class Retriever:
             .join(Collection, Collection.id == Document.collection_id)
             .where(Chunk.workspace_id == workspace.id, Chunk.id.in_(ids), *filter_conditions(filters, access))
         )
-        async with autocommit(self._sessions) as session:
-            rows = {row[0]: row for row in (await session.execute(query)).all()}
+        rows = {row[0]: row for row in await self._reads.rows(query)}
         return [self._hit(rows[cid], score) for cid, score in ranked if cid in rows]
 
     @staticmethod

@@ -16,7 +16,7 @@ from core.analysis import Analyzer
 from core.ask import AskParts, AskService
 from core.cache import QueryCache, SharedVectors
 from core.costs import CostLedger
-from core.db import Sessions, make_engine, make_sessions
+from core.db import Reads, Sessions, make_engine, make_reads, make_sessions
 from core.embeddings import Embedder, MiniLMEmbedder, OpenAIEmbedder
 from core.extractive import ExtractiveAnswerer
 from core.generation import GroundedAnswerer
@@ -44,6 +44,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: Sessions
+    reads: Reads  # the short reads on the request path
     embedder: Embedder
     vectors: VectorIndex
     indexer: Indexer
@@ -114,6 +115,7 @@ async def open_services(
             settings, engine, embedder or build_embedder(settings), redis, metrics or Metrics(), parser
         )
         stack.push_async_callback(services.router.close)
+        stack.push_async_callback(services.reads.close)
         yield services
 
 
@@ -145,6 +147,7 @@ def assemble(
     parser: Parser = parse,
 ) -> Services:
     sessions = make_sessions(engine)
+    reads = make_reads(engine, sessions)
     vectors = VectorIndex(connect(chroma_url=settings.chroma_url, path=settings.chroma_path), embedder)
     events = LoggingEventBus()
     analyzer = Analyzer()
@@ -161,6 +164,7 @@ def assemble(
             vector_weight=r.vector_weight,
             keyword_in_memory=r.keyword_in_memory,
         ),
+        reads=reads,
     )
     indexer = Indexer(
         sessions,
@@ -216,6 +220,7 @@ def assemble(
         settings,
         engine,
         sessions,
+        reads,
         embedder,
         vectors,
         indexer,

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from core import accounts, apikeys
 from core.apikeys import Principal
-from core.db import autocommit
 from core.tables import Workspace
 from hub.api_limits import check_rest_limits
 from hub.container import Services
@@ -43,8 +42,9 @@ async def key_principal(
     written at most once a minute)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized()
-    async with autocommit(services.sessions) as session:
-        authenticated = await apikeys.authenticate(session, credentials.credentials, workspace)
+    authenticated = await apikeys.authenticate(
+        services.reads, services.sessions, credentials.credentials, workspace
+    )
     if authenticated is None:
         raise unauthorized()
     return authenticated

@@ -127,3 +127,36 @@ async def test_a_write_in_an_autocommit_session_is_kept(database_url: str) -> No
             assert await session.scalar(select(Workspace.index_version).where(Workspace.name == "kept")) == 7
     finally:
         await engine.dispose()
+
+
+async def test_request_path_reads_see_each_commit_and_never_write(database_url: str) -> None:
+    """Both engines, through ``make_reads`` (on SQLite its own connections in threads): every read sees
+    what was committed before it, entities come back usable after their session, and a write through
+    the read path fails rather than landing."""
+    engine = make_engine(database_url)
+    sessions = make_sessions(engine)
+    reads = db.make_reads(engine, sessions)
+    version_of_read = select(Workspace.index_version).where(Workspace.name == "read")
+    try:
+        await upgrade(engine)
+        async with sessions.begin() as session:
+            await workspaces.create(session, "read")
+        [first] = await reads.entities(select(Workspace).where(Workspace.name == "read"))
+        assert first[0].name == "read" and first[0].index_version == 0
+        for version in (5, 6):  # a later commit is seen by the very next read, not a stale snapshot
+            async with sessions.begin() as session:
+                await session.execute(
+                    text("UPDATE workspaces SET index_version = :v WHERE name = 'read'"), {"v": version}
+                )
+            assert (
+                await reads.scalar(select(Workspace.index_version).where(Workspace.name == "read")) == version
+            )
+        assert await reads.entities(select(Workspace).where(Workspace.name == "other")) == []
+        assert await reads.scalar(select(Workspace.id).where(Workspace.name == "other")) is None
+        if engine.dialect.name == "sqlite":
+            with pytest.raises(Exception, match="readonly"):
+                await reads.rows(text("UPDATE workspaces SET index_version = 9"))
+            assert await reads.scalar(version_of_read) == 6
+    finally:
+        await reads.close()
+        await engine.dispose()
