@@ -155,6 +155,27 @@ def vector_where(filters: SearchFilters, access: Access) -> Where | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
+def hit_rows() -> Select[Any]:
+    """A hit's chunk, the text it quotes and its document's fields; the caller adds the conditions."""
+    return (
+        select(
+            Chunk.id,
+            Chunk.start,
+            Chunk.end,
+            Chunk.section,
+            func.substr(Document.text, Chunk.start + 1, Chunk.end - Chunk.start).label("text"),
+            Document.external_id,
+            Document.title,
+            Document.url,
+            Document.source,
+            Document.doc_type,
+            Collection.name,
+        )
+        .join(Document, Document.id == Chunk.document_id)
+        .join(Collection, Collection.id == Document.collection_id)
+    )
+
+
 class Retriever:
     def __init__(
         self,
@@ -173,6 +194,7 @@ class Retriever:
         self._analyzer = analyzer
         self.config = config or RetrievalConfig()
         self._memory = MemoryKeywords(sessions, self._reads)
+        self._hit_rows = hit_rows()  # built once: building it took a third of a millisecond per search
 
     async def search(
         self,
@@ -381,23 +403,8 @@ class Retriever:
         if not ranked:
             return []
         ids = [chunk_id for chunk_id, _ in ranked]
-        query = (
-            select(
-                Chunk.id,
-                Chunk.start,
-                Chunk.end,
-                Chunk.section,
-                func.substr(Document.text, Chunk.start + 1, Chunk.end - Chunk.start).label("text"),
-                Document.external_id,
-                Document.title,
-                Document.url,
-                Document.source,
-                Document.doc_type,
-                Collection.name,
-            )
-            .join(Document, Document.id == Chunk.document_id)
-            .join(Collection, Collection.id == Document.collection_id)
-            .where(Chunk.workspace_id == workspace.id, Chunk.id.in_(ids), *filter_conditions(filters, access))
+        query = self._hit_rows.where(
+            Chunk.workspace_id == workspace.id, Chunk.id.in_(ids), *filter_conditions(filters, access)
         )
         rows = {row[0]: row for row in await self._reads.rows(query)}
         return [self._hit(rows[cid], score) for cid, score in ranked if cid in rows]
