@@ -7,16 +7,16 @@ Over a limit, ``core.errors.RateLimited`` becomes 429 with Retry-After (``hub.er
 from __future__ import annotations
 
 from core.apikeys import Principal
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Rate
 from hub.container import Services
 
 
 async def check_rest_limits(services: Services, principal: Principal) -> None:
     cfg = services.settings.rate_limits
-    if not cfg.enabled or services.redis is None:
+    if not cfg.enabled or services.limiter is None:
         return
     limits = [
         (f"api:key:{principal.key_id}", Rate.parse(cfg.api_key)),
         (f"api:workspace:{principal.workspace_id}", Rate.parse(cfg.workspace)),
     ]
-    await RateLimiter(services.redis).check(limits, "Too many requests.")
+    await services.limiter.check(limits, "Too many requests.")

@@ -25,6 +25,7 @@ from core.ingest.parse import parse
 from core.jobs import JobPorts
 from core.llm import LLMRouter, ProviderConfig
 from core.memory import ConversationMemory
+from core.ratelimit import RateLimiter
 from core.related import RelatedQuestions
 from core.retrieval import RetrievalConfig, Retriever
 from core.selection import SelectionRules
@@ -59,6 +60,8 @@ class Services:
     suggester: Suggester
     metrics: Metrics
     ports: JobPorts = field(default_factory=JobPorts)  # what connectors/webhooks register for jobs
+    # the shared limiter (its script registered once), when there is a Redis to count in
+    limiter: RateLimiter | None = None
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -234,6 +237,7 @@ def assemble(
         cache,
         Suggester(sessions),
         metrics,
+        limiter=RateLimiter(redis) if redis is not None else None,
     )
     register_connectors(services)
     return services

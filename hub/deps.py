@@ -19,7 +19,9 @@ from hub.container import Services
 bearer = HTTPBearer(auto_error=False, description="An API key from `switchboard apikey create`")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency in its threadpool, a thread hop on every
+    request for one attribute lookup."""
     services: Services = request.app.state.services
     return services
 

@@ -27,7 +27,7 @@ from connectors.sharepoint import SharePointConnector
 from core import push
 from core.errors import InvalidInput, TransientError
 from core.events import ChannelMessagePosted, DomainEvent
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Rate
 from core.tables import Source, SourcePush, utcnow
 from hub.container import Services
 from hub.queue import submit
@@ -150,7 +150,7 @@ async def wired(services: Services) -> AsyncIterator[Inbound]:
     """Subscribe alerts and history syncs to the event bus (app and worker); yield the inbound webhooks."""
     async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
         syncs = DebouncedSyncs(services)
-        limiter = RateLimiter(services.redis) if services.redis is not None else None
+        limiter = services.limiter
         rate = Rate.parse(services.settings.push.alerts_per_channel)
         alerts = ChangeAlerts(services.sessions, alert_senders(services, http), limiter=limiter, rate=rate)
         services.events.subscribe(alerts)

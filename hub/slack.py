@@ -25,7 +25,7 @@ from bots.slack.app import BOT_SCOPES, SlackConfig, TokenAuthorize, build_app
 from bots.slack.installations import RedisStateStore, SqlInstallationStore
 from bots.slack.turns import Dispatch, InPlace, SlackTurn, SlackTurns
 from core.errors import ConfigError, TransientError
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Rate
 from hub.container import Services
 from hub.queue import enqueue_chat_turn
 from hub.settings import Settings
@@ -97,7 +97,7 @@ def dispatcher(settings: Settings, services: Services) -> Dispatch:
 def commands(settings: Settings, services: Services) -> Commands:
     slack = settings.slack
     limits = ChatLimits(per_user=Rate.parse(slack.user_rate), per_channel=Rate.parse(slack.channel_rate))
-    limiter = RateLimiter(services.redis) if services.redis is not None else None
+    limiter = services.limiter
     return Commands(
         services.sessions,
         services.asker,

@@ -35,7 +35,7 @@ from bots.teams.bot import TeamsBot, TeamsPolicy
 from bots.teams.credentials import ClientCredentialsFactory, token_url_for
 from bots.teams.tokens import PUBLIC_OPENID_METADATA, KeySet, TokenValidator
 from core.errors import AuthError, ConfigError, TransientError
-from core.ratelimit import Rate, RateLimiter
+from core.ratelimit import Rate
 from hub.container import Services
 from hub.queue import enqueue_chat_turn
 from hub.settings import Settings
@@ -120,7 +120,7 @@ class TeamsEndpoint:
 def commands(settings: Settings, services: Services) -> Commands:
     teams = settings.teams
     limits = ChatLimits(per_user=Rate.parse(teams.user_rate), per_channel=Rate.parse(teams.channel_rate))
-    limiter = RateLimiter(services.redis) if services.redis is not None else None
+    limiter = services.limiter
     return Commands(
         services.sessions,
         services.asker,
