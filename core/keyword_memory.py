@@ -139,6 +139,8 @@ class WorkspaceKeywords:
 
     def public(self, chunk_id: int) -> bool:
         """Whether the chunk is known here and its document is public."""
+        if not self._private:  # the usual workspace: a dict lookup, not a numpy scalar read per candidate
+            return chunk_id in self._slot_of
         slot = self._slot_of.get(chunk_id)
         return slot is not None and bool(self._public[slot])
 

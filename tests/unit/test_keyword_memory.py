@@ -132,6 +132,19 @@ def test_a_reused_chunk_id_takes_its_new_documents_public_flag() -> None:
     assert index.search(Counter(["alpha"]), limit=10, public_only=True) == []
 
 
+def test_public_flags_hold_once_the_last_private_chunk_is_gone() -> None:
+    """Without private chunks ``public`` answers from the chunk ids alone: a removed or unknown chunk
+    is still never taken for public."""
+    index = WorkspaceKeywords(generation=0)
+    index.load([(1, 1, False), (2, 1, True), (3, 1, True)], [])
+    assert [index.public(cid) for cid in (1, 2, 3, 4)] == [False, True, True, False]
+    index.apply([(1, None), (3, None)], [], set())
+    assert index.private == 0
+    assert [index.public(cid) for cid in (1, 2, 3, 4)] == [False, True, False, False]
+    index.apply([(5, 1)], [], {5})
+    assert index.public(5)
+
+
 def test_private_chunks_are_counted_through_changes_and_compaction() -> None:
     index = WorkspaceKeywords(generation=0)
     index.load([(cid, 1, cid % 3 != 0) for cid in range(1, 3001)], [])
