@@ -78,8 +78,10 @@ class EmbeddingSettings(BaseModel):
     dim: int = Field(default=1536, gt=0)
     threads: int | None = Field(default=None, gt=0)
     # onnxruntime threads in the web process when chat answers run in workers and ``threads`` is unset:
-    # it then embeds only REST questions, and its cores stay with the event loop that acknowledges.
-    web_threads: int | None = Field(default=1, gt=0)
+    # it then embeds only REST questions, one at a time, each on a search's critical path. Two threads
+    # (idle ones sleep, see core.embeddings) took 1.4-7.4 ms off a search's HTTP p95 on 2 cores, for
+    # ~1 ms more CPU per search (bench/README.md, search latency).
+    web_threads: int | None = Field(default=2, gt=0)
 
 
 class RetrievalSettings(BaseModel):
