@@ -209,8 +209,26 @@ def test_compose_redis_is_append_only() -> None:
 
 
 def listen_port(service: dict[str, Any], default: int) -> int:
+    """The port a service's command line names, or the one of the config file it mounts and names."""
     command = [str(c) for c in service.get("command", [])]
-    return int(command[command.index("--port") + 1]) if "--port" in command else default
+    if "--port" in command:
+        return int(command[command.index("--port") + 1])
+    mounts: dict[str, str] = {}  # container path -> host path
+    for volume in service.get("volumes", []):
+        host, _, inside = str(volume).partition(":")
+        mounts[inside.split(":")[0]] = host
+    for argument in command:
+        if argument in mounts and mounts[argument].startswith("./"):
+            return int(load_yaml(INFRA / mounts[argument])["port"])
+    return default
+
+
+def test_compose_chroma_keeps_its_store_on_the_volume_with_the_collection_cache() -> None:
+    chroma = compose()["services"]["chroma"]
+    config = load_yaml(INFRA / "chroma.yaml")
+    assert chroma["command"] == ["run", "/etc/chroma/chroma.yaml"]
+    assert "chroma:/data" in chroma["volumes"] and config["persist_path"].startswith("/data/")
+    assert config["collections_with_segments_provider"]["cache"]["lru"]["capacity"] > 0
 
 
 def test_compose_urls_point_at_services_on_the_ports_they_listen_on() -> None:
