@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,8 +99,9 @@ class BatchedAuditLog:
             batch, self._pending = self._pending[:500], self._pending[500:]
             self._writing = True
             try:
-                async with self._sessions.begin() as session:  # one INSERT for the batch, no unit of work
-                    await session.execute(insert(AuditEvent), [columns(entry) for entry in batch])
+                async with self._sessions.begin() as session:
+                    for entry in batch:
+                        append(session, entry)
             except BaseException:
                 self._pending[:0] = batch
                 raise
@@ -136,20 +137,17 @@ def asker_actor(platform: str, user_id: str | None) -> str:
 
 
 def append(session: AsyncSession, entry: Entry) -> None:
-    session.add(AuditEvent(**columns(entry)))
-
-
-def columns(entry: Entry) -> dict[str, Any]:
-    """An entry's audit row, its actor and action cut to their columns' lengths."""
-    return {
-        "actor": entry.actor[:320],
-        "action": entry.action[:64],
-        "workspace": entry.workspace,
-        "target": entry.target,
-        "channel": entry.channel,
-        "detail": entry.detail,
-        "document_ids": entry.document_ids,
-    }
+    session.add(
+        AuditEvent(
+            actor=entry.actor[:320],
+            action=entry.action[:64],
+            workspace=entry.workspace,
+            target=entry.target,
+            channel=entry.channel,
+            detail=entry.detail,
+            document_ids=entry.document_ids,
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
