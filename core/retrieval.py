@@ -197,11 +197,10 @@ class Retriever:
         # Built once: building the select took a third of a millisecond per search, and its conditions
         # as much again. The common cases (no filter; public only, no filter) are bound, not built.
         self._hit_rows = hit_rows()
-        by_ids = self._hit_rows.where(
+        self._hits_by_ids = self._hit_rows.where(
             Chunk.workspace_id == bindparam("workspace_id"), Chunk.id.in_(bindparam("ids", expanding=True))
         )
-        self._hits_by_ids = by_ids
-        self._public_hits_by_ids = by_ids.where(acl_condition(Access(public_only=True)))
+        self._public_hits_by_ids = self._hits_by_ids.where(acl_condition(Access(public_only=True)))
 
     async def search(
         self,

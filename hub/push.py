@@ -150,9 +150,10 @@ async def wired(services: Services) -> AsyncIterator[Inbound]:
     """Subscribe alerts and history syncs to the event bus (app and worker); yield the inbound webhooks."""
     async with httpx.AsyncClient(timeout=15, trust_env=False) as http:
         syncs = DebouncedSyncs(services)
-        limiter = services.limiter
         rate = Rate.parse(services.settings.push.alerts_per_channel)
-        alerts = ChangeAlerts(services.sessions, alert_senders(services, http), limiter=limiter, rate=rate)
+        alerts = ChangeAlerts(
+            services.sessions, alert_senders(services, http), limiter=services.limiter, rate=rate
+        )
         services.events.subscribe(alerts)
         services.events.subscribe(HistorySyncs(services, syncs))
         if services.ports.graph_token is None:

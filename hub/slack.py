@@ -97,11 +97,10 @@ def dispatcher(settings: Settings, services: Services) -> Dispatch:
 def commands(settings: Settings, services: Services) -> Commands:
     slack = settings.slack
     limits = ChatLimits(per_user=Rate.parse(slack.user_rate), per_channel=Rate.parse(slack.channel_rate))
-    limiter = services.limiter
     return Commands(
         services.sessions,
         services.asker,
-        limiter=limiter,
+        limiter=services.limiter,
         limits=limits,
         events=services.events,
         command=slack.command,

@@ -120,11 +120,10 @@ class TeamsEndpoint:
 def commands(settings: Settings, services: Services) -> Commands:
     teams = settings.teams
     limits = ChatLimits(per_user=Rate.parse(teams.user_rate), per_channel=Rate.parse(teams.channel_rate))
-    limiter = services.limiter
     return Commands(
         services.sessions,
         services.asker,
-        limiter=limiter,
+        limiter=services.limiter,
         limits=limits,
         events=services.events,
         command="@Switchboard",

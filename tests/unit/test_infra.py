@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel
 
 from hub.metrics import Metrics, StateGauges
+from hub.runtime import chroma_config
 from hub.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,6 +230,9 @@ def test_compose_chroma_keeps_its_store_on_the_volume_with_the_collection_cache(
     assert chroma["command"] == ["run", "/etc/chroma/chroma.yaml"]
     assert "chroma:/data" in chroma["volumes"] and config["persist_path"].startswith("/data/")
     assert config["collections_with_segments_provider"]["cache"]["lru"]["capacity"] > 0
+    # the same cache settings as the Chroma server that `serve` starts
+    cache = chroma_config(Path("/data/chroma"), 8000)["collections_with_segments_provider"]
+    assert config["collections_with_segments_provider"] == cache
 
 
 def test_compose_urls_point_at_services_on_the_ports_they_listen_on() -> None:
