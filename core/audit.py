@@ -57,13 +57,14 @@ class BatchedAuditLog:
     records of a request path that must not wait for them (REST searches).
 
     Written one transaction each after their responses, they cost the next request ~3 ms on SQLite
-    (bench/README.md, search latency). An entry waits at most ``delay_s`` in memory (a process killed
+    (bench/README.md, search latency); one transaction every 0.1 s under sustained load still cost each
+    search ~2 ms of the web process's loop, one a second almost nothing. An entry waits at most ``delay_s`` in memory (a process killed
     meanwhile loses it, as it lost the one write pending after a response before); a database outage
     keeps entries pending, up to ``max_pending``, and retries; ``closed`` writes what is left.
     """
 
     def __init__(
-        self, sessions: Sessions, *, delay_s: float = 0.1, retry_s: float = 1.0, max_pending: int = 10_000
+        self, sessions: Sessions, *, delay_s: float = 1.0, retry_s: float = 1.0, max_pending: int = 10_000
     ) -> None:
         self._sessions = sessions
         self._delay_s = delay_s

@@ -43,7 +43,9 @@ def create_app(
         async with (
             open_services(web_settings(settings), embedder=embedder, metrics=app.state.metrics) as services,
             push.wired(services) as app.state.inbound,
-            audit.BatchedAuditLog(services.sessions).closed() as app.state.search_audit,
+            audit.BatchedAuditLog(
+                services.sessions, delay_s=settings.api.audit_batch_s
+            ).closed() as app.state.search_audit,
         ):
             await ensure_schema(services.engine)
             app.state.services = services

@@ -48,6 +48,7 @@ def test_nested_variables_and_lists(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SWITCHBOARD_RETRIEVAL__MODE", "telepathy"),
         ("SWITCHBOARD_RETRIEVAL__CHUNK_TOKENS", "5000"),
         ("SWITCHBOARD_EMBEDDING__PROVIDER", "nope"),
+        ("SWITCHBOARD_API__AUDIT_BATCH_S", "0"),
     ],
 )
 def test_bad_values_are_rejected_with_the_field_named(
