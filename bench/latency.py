@@ -5,9 +5,7 @@
 The index (one chunk per synthetic document: four sentences drawn with a fixed seed from the SQuAD and
 NFCorpus texts in ../shared/data) is built once through the normal ingest path and reused from the cache
 dir: embedding 50k chunks takes most of an hour on 2 cores. Then `switchboard serve` runs on that data
-dir (embedded Valkey + Chroma server, as users run it) and the queries go over real HTTP one after another,
-in blocks of 25; after each block, with the server idle, this process embeds the same questions, so both
-figures see the machine in the same minutes.
+dir (embedded Valkey + Chroma server, as users run it) and the queries go over real HTTP, one at a time.
 Target: HTTP search p95 / query-embedding p95 <= 3.
 """
 
@@ -94,13 +92,13 @@ async def build(cache: Path, n: int, embedder: MiniLMEmbedder) -> str:
     return key
 
 
-def embedding_timings(embedder: MiniLMEmbedder, texts: list[str]) -> list[float]:
+def embedding_p95(embedder: MiniLMEmbedder, texts: list[str]) -> float:
     timings = []
     for text in texts:
         started = time.perf_counter()
         embedder.embed([text])
         timings.append((time.perf_counter() - started) * 1000.0)
-    return timings
+    return percentile(timings, 95)
 
 
 async def in_process(
@@ -133,30 +131,17 @@ async def in_process(
     return load_s, figures
 
 
-def interleaved(
-    base: str, key: str, embedder: MiniLMEmbedder, texts: list[str], block: int = 25
-) -> tuple[list[float], list[float]]:
-    """HTTP searches back to back, a block of questions at a time; after each block, once the server is
-    idle again (its batched audit write done), the same questions embedded in this process. Both sets of
-    timings see the machine in the same minutes, so their ratio does not depend on what else ran on this
-    shared host that minute (two p95s taken a minute apart moved it by about ±0.4), and the server's work
-    after a response does not slow the reference down."""
-    searches: list[float] = []
-    embeddings: list[float] = []
+def http_p95(base: str, key: str, texts: list[str]) -> tuple[float, float]:
+    timings = []
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-        for text in texts[:10]:  # warm-up: the server's first searches, this process's first embeddings
-            client.post("/api/v1/workspaces/bench/search", json={"query": text}).raise_for_status()
-            embedder.embed([text])
-        for start in range(0, len(texts), block):
-            part = texts[start : start + block]
-            for text in part:
-                started = time.perf_counter()
-                response = client.post("/api/v1/workspaces/bench/search", json={"query": text, "limit": 10})
-                searches.append((time.perf_counter() - started) * 1000.0)
-                response.raise_for_status()
-            time.sleep(0.5)
-            embeddings.extend(embedding_timings(embedder, part))
-    return searches, embeddings
+        for text in texts[:10]:  # warm-up
+            client.post("/api/v1/workspaces/bench/search", json={"query": text})
+        for text in texts:
+            started = time.perf_counter()
+            response = client.post("/api/v1/workspaces/bench/search", json={"query": text, "limit": 10})
+            timings.append((time.perf_counter() - started) * 1000.0)
+            response.raise_for_status()
+    return percentile(timings, 50), percentile(timings, 95)
 
 
 def serve(cache: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -185,22 +170,17 @@ def main() -> None:
     texts = queries(args.queries)
     process, base = serve(args.cache)
     try:
-        http_ms, embed_ms = interleaved(base, key, embedder, texts)
+        p50, p95 = http_p95(base, key, texts)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
-    alone_p95 = percentile(embedding_timings(embedder, texts), 95)
+    embed_p95 = embedding_p95(embedder, texts)
     load_s, searches = asyncio.run(in_process(args.cache, embedder, texts[:100]))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"index: {args.chunks} documents; {len(texts)} sequential HTTP searches (limit 10)")
-    p50, p95, embed_p95 = percentile(http_ms, 50), percentile(http_ms, 95), percentile(embed_ms, 95)
     print(f"HTTP search:        p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
-    print(f"query embedding:                   p95 {embed_p95:7.1f} ms  (in-process, between blocks)")
+    print(f"query embedding:                   p95 {embed_p95:7.1f} ms  (in-process)")
     print(f"ratio p95 HTTP/embedding: {p95 / embed_p95:.2f}   (target <= 3)")
-    print(
-        f"query embedding with the server stopped: p95 {alone_p95:.1f} ms "
-        f"(ratio {p95 / alone_p95:.2f}; the method before 2026-12-07)"
-    )
     print(f"keyword index loaded into memory in {load_s:.1f} s (a process's first search of the workspace)")
     for label, (s50, s95) in searches.items():
         print(f"in-process search, {label + ':':26s} p50 {s50:7.1f} ms   p95 {s95:7.1f} ms")
