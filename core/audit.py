@@ -58,9 +58,10 @@ class BatchedAuditLog:
 
     Written one transaction each after their responses, they cost the next request ~3 ms on SQLite
     (bench/README.md, search latency); one transaction every 0.1 s under sustained load still cost each
-    search ~2 ms of the web process's loop, one a second almost nothing. An entry waits at most ``delay_s`` in memory (a process killed
-    meanwhile loses it, as it lost the one write pending after a response before); a database outage
-    keeps entries pending, up to ``max_pending``, and retries; ``closed`` writes what is left.
+    search ~2 ms of the web process's loop, one a second almost nothing. An entry waits at most
+    ``delay_s`` in memory (a process killed meanwhile loses it, as it lost the one write pending after a
+    response before); a database outage keeps entries pending, up to ``max_pending``, and retries;
+    ``closed`` writes what is left.
     """
 
     def __init__(
