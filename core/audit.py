@@ -61,11 +61,11 @@ class BatchedAuditLog:
     search ~2 ms of the web process's loop, one a second almost nothing. An entry waits at most
     ``delay_s`` in memory (a process killed meanwhile loses it, as it lost the one write pending after a
     response before); a database outage keeps entries pending, up to ``max_pending``, and retries;
-    ``closed`` writes what is left.
+    ``closed`` writes what is left. ``delay_s`` is the deployment's ``SWITCHBOARD_API__AUDIT_BATCH_S``.
     """
 
     def __init__(
-        self, sessions: Sessions, *, delay_s: float = 1.0, retry_s: float = 1.0, max_pending: int = 10_000
+        self, sessions: Sessions, *, delay_s: float, retry_s: float = 1.0, max_pending: int = 10_000
     ) -> None:
         self._sessions = sessions
         self._delay_s = delay_s
