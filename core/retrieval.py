@@ -232,8 +232,10 @@ class Retriever:
 
     async def embed_query(self, query: str) -> Vectors:
         """The query's vector, for callers that need it again after the search (extractive answers)."""
-        vectors = await asyncio.to_thread(self._embedder.embed, [query])
-        vector: Vectors = vectors[0]
+        return await asyncio.to_thread(self._embed_one, query)
+
+    def _embed_one(self, query: str) -> Vectors:
+        vector: Vectors = self._embedder.embed([query])[0]
         return vector
 
     async def rank_documents(self, workspace: Workspace, query: str, *, limit: int = 100) -> list[str]:
@@ -396,11 +398,13 @@ class Retriever:
                 f"workspace {workspace.name!r} was indexed with {workspace.embedding_model!r}, "
                 f"not {self._embedder.name!r}: run `switchboard reindex {workspace.name}`"
             )
-        if vector is None:
-            vector = await self.embed_query(query)
         # ACL'd documents that the where clause cannot judge are re-checked in SQL.
-        hits = await self._vectors.query(workspace.uid, vector, limit=k, where=vector_where(filters, access))
-        return hits, vector
+        where = vector_where(filters, access)
+        if vector is None:
+            return await self._vectors.embed_and_query(
+                workspace.uid, lambda: self._embed_one(query), limit=k, where=where
+            )
+        return await self._vectors.query(workspace.uid, vector, limit=k, where=where), vector
 
     async def _load(
         self, workspace: Workspace, ranked: list[tuple[int, float]], filters: SearchFilters, access: Access
