@@ -89,8 +89,8 @@ class VectorIndex:
         self._client = client
         self._function = SwitchboardEmbeddingFunction(embedder)
         # Collection handles by workspace uid: fetching one is a round trip to a Chroma server. A handle
-        # goes stale when another process drops the collection (`reindex`); ``_call`` and ``_query``
-        # then refresh it. Worker threads share the dict: two that miss at once both fetch, one is kept.
+        # goes stale when another process drops the collection (`reindex`); ``_invoke`` then
+        # refreshes it. Worker threads share the dict: two that miss at once both fetch, one is kept.
         self._collections: dict[str, Any] = {}
 
     def _collection(self, workspace_uid: str) -> Any:
@@ -105,16 +105,16 @@ class VectorIndex:
         return found
 
     async def _call(self, workspace_uid: str, method: str, **kwargs: Any) -> Any:
+        """``_invoke`` in a worker thread: the handle's lookup and any retry share the one hop."""
+        return await self._run(self._invoke, workspace_uid, method, **kwargs)
+
+    def _invoke(self, workspace_uid: str, method: str, **kwargs: Any) -> Any:
         """A method of the workspace's collection, retried once on a fresh handle if it was dropped."""
-        collection = self._collections.get(workspace_uid)  # kept: no thread hop for the lookup
-        if collection is None:
-            collection = await self._run(self._collection, workspace_uid)
         try:
-            return await self._run(getattr(collection, method), **kwargs)
+            return getattr(self._collection(workspace_uid), method)(**kwargs)
         except NotFoundError:
             self._collections.pop(workspace_uid, None)
-        collection = await self._run(self._collection, workspace_uid)
-        return await self._run(getattr(collection, method), **kwargs)
+        return getattr(self._collection(workspace_uid), method)(**kwargs)
 
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(reaching, fn, *args, **kwargs)
@@ -166,18 +166,15 @@ class VectorIndex:
     def _query(
         self, workspace_uid: str, vector: Vectors, limit: int, where: Where | None
     ) -> list[tuple[int, float]]:
-        """In a worker thread: the query, retried once on a fresh handle if the collection was dropped."""
-        arguments: dict[str, Any] = {
-            "query_embeddings": vector.reshape(1, -1),
-            "n_results": limit,
-            "where": where or None,
-            "include": ["distances"],
-        }
-        try:
-            result = self._collection(workspace_uid).query(**arguments)
-        except NotFoundError:
-            self._collections.pop(workspace_uid, None)
-            result = self._collection(workspace_uid).query(**arguments)
+        """In a worker thread: the query, as (chunk id, cosine similarity) best first."""
+        result = self._invoke(
+            workspace_uid,
+            "query",
+            query_embeddings=vector.reshape(1, -1),
+            n_results=limit,
+            where=where or None,
+            include=["distances"],
+        )
         ids, distances = result["ids"][0], result["distances"][0]
         return [(int(i), 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
